@@ -1,0 +1,15 @@
+"""maskoracle: verify attention-mask implementations against a readable oracle.
+
+>>> from maskoracle import check, reference_mask
+>>> reference_mask([[1, 1, 0]], [[0, 1, 0]]).astype(int).tolist()
+[[[1, 0, 0], [1, 1, 0], [0, 0, 0]]]
+"""
+
+from .adapters import UsageError
+from .checking import check, check_names
+from .oracle import reference_mask
+from .results import CheckReport, CheckResult, Counterexample
+
+__version__ = "0.1.0"
+
+__all__ = ["CheckReport", "CheckResult", "Counterexample", "UsageError", "check", "check_names", "reference_mask"]

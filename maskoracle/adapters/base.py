@@ -1,0 +1,110 @@
+"""One adapter per framework: numpy arrays in, the framework's arrays out, and back to numpy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+FRAMEWORKS = ("torch", "numpy", "jax")
+
+
+class UsageError(ValueError):
+    """A bad option or an unusable target: reported in one line, exit status 2."""
+
+
+class Adapter:
+    """Converts numpy ``[B, L]`` bool inputs to a framework's arrays and results back to numpy."""
+
+    framework = "numpy"
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+
+    def inputs(self, pad: np.ndarray, att: np.ndarray, att_dtype: str) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def to_numpy(self, result: Any) -> np.ndarray:
+        """The result as a numpy array (bfloat16 widened to float32, which holds it exactly)."""
+        return np.asarray(result)
+
+    def is_array(self, result: Any) -> bool:
+        return isinstance(result, np.ndarray)
+
+
+class NumpyAdapter(Adapter):
+    framework = "numpy"
+
+    def __init__(self, device: str = "cpu") -> None:
+        if device != "cpu":
+            raise UsageError(f"--framework numpy runs on the CPU only, got --device {device}")
+        super().__init__(device)
+
+    def inputs(self, pad: np.ndarray, att: np.ndarray, att_dtype: str) -> tuple[Any, Any]:
+        return pad.copy(), att.astype(_numpy_dtype(att_dtype))
+
+    def to_numpy(self, result: Any) -> np.ndarray:
+        array = np.asarray(result)
+        if array.dtype.name == "bfloat16":
+            array = array.astype(np.float32)
+        return array
+
+
+def _numpy_dtype(name: str) -> Any:
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise UsageError("--att-dtype bfloat16 with --framework numpy needs ml_dtypes: pip install ml_dtypes") \
+                from None
+        return ml_dtypes.bfloat16
+    return np.dtype(name)
+
+
+class TorchAdapter(Adapter):
+    framework = "torch"
+
+    def __init__(self, device: str = "cpu") -> None:
+        try:
+            import torch
+        except ImportError:
+            raise UsageError("--framework torch needs PyTorch: pip install 'maskoracle[torch]'") from None
+        self.torch = torch
+        try:
+            self.torch_device = torch.device(device)
+            torch.zeros(1, device=self.torch_device)
+        except Exception as error:  # an unknown device string, or CUDA absent
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise UsageError(f"--device {device} is not usable with torch: {message}") from None
+        super().__init__(device)
+
+    def inputs(self, pad: np.ndarray, att: np.ndarray, att_dtype: str) -> tuple[Any, Any]:
+        torch = self.torch
+        dtype = getattr(torch, att_dtype)
+        pad_t = torch.from_numpy(pad.copy()).to(self.torch_device)
+        att_t = torch.from_numpy(att.copy()).to(device=self.torch_device, dtype=dtype)
+        return pad_t, att_t
+
+    def is_array(self, result: Any) -> bool:
+        return isinstance(result, self.torch.Tensor | np.ndarray)
+
+    def to_numpy(self, result: Any) -> np.ndarray:
+        torch = self.torch
+        if isinstance(result, torch.Tensor):
+            result = result.detach()
+            if result.dtype == torch.bfloat16:
+                result = result.float()
+            return result.cpu().numpy()
+        return np.asarray(result)
+
+
+_ADAPTERS: dict[str, type[Adapter]] = {"numpy": NumpyAdapter, "torch": TorchAdapter}
+
+
+def get_adapter(framework: str, device: str = "cpu") -> Adapter:
+    """The adapter for ``framework``; a ``UsageError`` names what to install or pass instead."""
+    if framework == "jax":
+        raise UsageError("--framework jax is not supported yet; use torch or numpy")
+    if framework not in _ADAPTERS:
+        raise UsageError(f"unknown framework {framework!r}; choose one of: {', '.join(FRAMEWORKS)}")
+    return _ADAPTERS[framework](device)

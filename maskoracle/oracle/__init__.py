@@ -1,0 +1,36 @@
+"""The oracle: what a correct mask is (SPEC.md), as loops a reader can check, plus named invariants.
+
+No torch, no Hypothesis, no printing here: only the semantics.
+"""
+
+from .cases import SPEC_CASES, USER_EXAMPLE, USER_EXAMPLE_LABELS, SpecCase
+from .invariants import INVARIANTS, Invariant, Violation, invariants_for
+from .specs import (
+    PAD_QUERY_POLICIES,
+    SPECS,
+    as_rows,
+    block_ids,
+    reference_mask,
+    validate_pad_queries,
+    validate_spec,
+)
+from .vectorized import fast_reference_mask
+
+__all__ = [
+    "INVARIANTS",
+    "SPEC_CASES",
+    "USER_EXAMPLE",
+    "USER_EXAMPLE_LABELS",
+    "SpecCase",
+    "PAD_QUERY_POLICIES",
+    "SPECS",
+    "Invariant",
+    "Violation",
+    "as_rows",
+    "block_ids",
+    "fast_reference_mask",
+    "invariants_for",
+    "reference_mask",
+    "validate_pad_queries",
+    "validate_spec",
+]

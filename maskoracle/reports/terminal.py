@@ -1,0 +1,193 @@
+"""Rendering check reports and masks for people: plain text when piped, rich (colour, boxes) on a terminal."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..oracle import block_ids
+from ..results import CheckReport, CheckResult, Counterexample
+from .tables import (
+    format_bits,
+    mask_table,
+    render_comparison_rich,
+    render_comparison_text,
+    render_rich,
+    render_text,
+    row_expression,
+)
+
+DEFAULT_OPTIONS = {
+    "framework": "torch", "device": "cpu", "layout": "any", "padding": "any", "pad_queries": "masked",
+    "att_dtype": "bool", "timeout": 10.0,
+}
+
+
+class Output:
+    """Where text goes: a rich console on a terminal (if rich is installed), plain lines otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, *, plain: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        use_rich = not plain if plain is not None else self.stream.isatty()
+        self.console: Any = None
+        if use_rich:
+            try:
+                from rich.console import Console
+            except ImportError:
+                pass
+            else:
+                self.console = Console(file=self.stream, highlight=False)
+
+    @property
+    def rich(self) -> bool:
+        return self.console is not None
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        if self.console is not None:
+            self.console.print(text, style=style, markup=False)
+        else:
+            print(text, file=self.stream)
+
+    def renderable(self, renderable: Any, plain: str) -> None:
+        if self.console is not None:
+            self.console.print(renderable)
+        else:
+            print(plain, file=self.stream)
+
+
+def _status_mark(result: CheckResult) -> str:
+    return {"passed": "✓", "failed": "✗", "skipped": "-"}[result.status]
+
+
+def render_summary(report: CheckReport, out: Output) -> None:
+    """One line per check: mark, name, examples, seconds, message."""
+    verdict = "PASSED" if report.passed else "FAILED"
+    header = f"maskoracle check {report.target}  spec={report.spec}  {verdict} in {report.elapsed_s:.2f} s"
+    if out.rich:
+        from rich.table import Table
+
+        table = Table(title=header, title_justify="left", show_lines=False)
+        for column in ("", "check", "examples", "seconds", "message"):
+            table.add_column(column, justify="right" if column in ("examples", "seconds") else "left")
+        for result in report.checks:
+            style = {"passed": "green", "failed": "bold red", "skipped": "dim"}[result.status]
+            table.add_row(_status_mark(result), result.name, str(result.examples), f"{result.seconds:.2f}",
+                          result.message.splitlines()[0][:100] if result.message else "", style=style)
+        out.console.print(table)
+        return
+    out.line(header)
+    width = max(len(result.name) for result in report.checks) if report.checks else 10
+    for result in report.checks:
+        message = result.message.splitlines()[0] if result.message else ""
+        out.line(f"  {_status_mark(result)} {result.name:<{width}}  {result.examples:>6} ex  "
+                 f"{result.seconds:6.2f} s  {message}")
+
+
+def render_failure(report: CheckReport, result: CheckResult, out: Output) -> None:
+    """A failed check: its name and message, the shrunk input, expected vs actual tables, how to reproduce."""
+    out.line()
+    out.line(f"✗ {result.name}: {result.message}", style="bold red")
+    if result.description:
+        out.line(f"  ({result.description})")
+    example = result.counterexample
+    if example is None:
+        return
+    B, L = example.shape
+    out.line(f"  counterexample [B, L] = [{B}, {L}]" + (f"; {example.note}" if example.note else ""))
+    for b in range(B):
+        out.line(f"    pad[{b}] = {_bits_for_display(example.pad[b])}")
+        out.line(f"    att[{b}] = {_bits_for_display(example.att[b])}")
+    if example.expected is not None and example.actual is not None:
+        cells = example.differing_cells()
+        batch = cells[0][0] if cells else 0
+        compared = example.compared_rows[batch] if example.compared_rows is not None else None
+        if B > 1:
+            out.line(f"  batch entry {batch}, expected (the oracle, spec {report.spec}) vs actual:")
+        else:
+            out.line(f"  expected (the oracle, spec {report.spec}) vs actual:")
+        args = (example.expected[batch], example.actual[batch], example.pad[batch], example.att[batch])
+        out.renderable(render_comparison_rich(*args, compared_rows=compared) if out.rich else None,
+                       render_comparison_text(*args, compared_rows=compared))
+    elif example.expected is not None:
+        out.line("  (no mask came back to compare)")
+    out.line("  reproduce:")
+    out.line("    " + reproduce_command(report))
+    out.line("  or in Python:")
+    for line in reproduce_snippet(report, example).splitlines():
+        out.line("    " + line)
+
+
+def _bits_for_display(row: np.ndarray) -> str:
+    text = format_bits(row)
+    return text if len(text) <= 64 else f"{row_expression(row)}  (L = {len(text)})"
+
+
+def render_report(report: CheckReport, out: Output) -> None:
+    """The summary, then every failed check, smallest counterexample first (the easiest one to read)."""
+    render_summary(report, out)
+    order = {result.name: position for position, result in enumerate(report.checks)}
+
+    def size(result: CheckResult) -> tuple[int, int, int]:
+        example = result.counterexample
+        B, L = example.shape if example is not None else (0, 0)
+        return (L, B, order[result.name])
+
+    for result in sorted(report.failed, key=size):
+        render_failure(report, result, out)
+
+
+def reproduce_command(report: CheckReport) -> str:
+    """A ``maskoracle check`` command line that repeats this run (same seed, same non-default options)."""
+    parts = ["maskoracle", "check", report.target]
+    if report.spec != "block_causal":
+        parts += ["--spec", report.spec]
+    for name, default in DEFAULT_OPTIONS.items():
+        value = report.options.get(name, default)
+        if value != default:
+            parts += ["--" + name.replace("_", "-"), str(value)]
+    if report.options.get("max_examples") is not None:
+        parts += ["--max-examples", str(report.options["max_examples"])]
+    parts += ["--seed", str(report.options.get("seed"))]
+    return shlex.join(parts)
+
+
+def reproduce_snippet(report: CheckReport, example: Counterexample) -> str:
+    """Copy-paste Python that rebuilds the counterexample and compares the target with ``reference_mask``."""
+    framework = report.options.get("framework", "torch")
+    att_dtype = report.options.get("att_dtype", "bool")
+    pad_rows = ", ".join(row_expression(row) for row in example.pad)
+    att_rows = ", ".join(row_expression(row) for row in example.att)
+    lines = [
+        "import numpy as np",
+        "from maskoracle import reference_mask",
+        "from maskoracle.targets import load_target",
+        f"fn = load_target({report.target!r})",
+        f"pad = np.array([[c == '1' for c in row] for row in [{pad_rows}]])",
+        f"att = np.array([[c == '1' for c in row] for row in [{att_rows}]])",
+        f"expected = reference_mask(pad, att, spec={report.spec!r}, "
+        f"pad_queries={report.options.get('pad_queries', 'masked')!r})",
+    ]
+    if framework == "torch":
+        device = report.options.get("device", "cpu")
+        lines = ["import torch", *lines,
+                 f"actual = fn(torch.from_numpy(pad).to({device!r}), "
+                 f"torch.from_numpy(att).to({device!r}, torch.{att_dtype}))"]
+    else:
+        lines.append(f"actual = fn(pad, att.astype({att_dtype!r}))")
+    lines.append("print(expected.astype(int)); print(actual)")
+    return "\n".join(lines)
+
+
+def render_mask(mask: np.ndarray, pad: np.ndarray, att: np.ndarray, out: Output, *, title: str,
+                labels: list[str] | None = None, other: np.ndarray | None = None,
+                compared_rows: np.ndarray | None = None) -> None:
+    """One batch entry's mask as a ✓/✗ table (cells that differ from ``other`` marked)."""
+    table = mask_table(mask, pad, att, title=title, labels=labels, other=other, compared_rows=compared_rows)
+    out.renderable(render_rich(table) if out.rich else None, render_text(table))
+
+
+def block_line(att: np.ndarray) -> str:
+    return " ".join(str(block) for block in block_ids([list(map(bool, att))])[0])

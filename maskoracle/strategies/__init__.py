@@ -1,0 +1,81 @@
+"""Hypothesis strategies for ``(pad_masks, att_masks)`` batches.
+
+>>> from maskoracle.strategies import mask_examples
+>>> strategy = mask_examples(layout="pi0", padding="any")   # draws MaskExample(pad_masks, att_masks)
+
+Lengths come in three regimes: small (L <= 12, most examples, and where shrinking ends), medium (up to 160)
+and long, whose block counts sit on the boundaries where int8, uint8, bfloat16 and float16 block ids break
+(127-129, 255-258, 2047-2049 blocks; SPEC §7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from ._internal import (
+    ATT_DTYPES,
+    BLOCK_COUNT_BOUNDARIES,
+    LAYOUTS,
+    MAX_BATCH,
+    MEDIUM_MAX_LENGTH,
+    PADDINGS,
+    SIZES,
+    SMALL_MAX_LENGTH,
+    MaskExample,
+    _as_int_strategy,
+    _choice,
+    boundary_examples,
+    mask_examples_impl,
+)
+
+__all__ = [
+    "ATT_DTYPES",
+    "BLOCK_COUNT_BOUNDARIES",
+    "LAYOUTS",
+    "PADDINGS",
+    "SIZES",
+    "MaskExample",
+    "att_dtypes",
+    "boundary_examples",
+    "mask_examples",
+]
+
+MAX_LENGTH = 1 << 14
+
+
+def mask_examples(
+    *,
+    layout: str = "any",
+    padding: str = "any",
+    batch_size: Any = None,
+    length: Any = None,
+    sizes: str = "default",
+) -> st.SearchStrategy[MaskExample]:
+    """Random ``MaskExample(pad_masks, att_masks)`` batches, numpy bool ``[B, L]``.
+
+    layout: an att family of ``LAYOUTS`` (``any`` draws random bits; model layouts such as ``pi0`` draw
+        random segment sizes and, with ``padding="any"``, the model's own padding, e.g. right-padded language).
+    padding: ``any`` (a mix of families, all-padding rows and lone real tokens included), ``right``,
+        ``left`` or ``none``. For model layouts any value but ``any`` replaces the model's own padding.
+    batch_size, length: an int, a strategy of ints, or ``None`` for the defaults (B in 1..4; L by regime).
+    sizes: ``default`` (about 80 % small, 12 % medium, 7 % long, as measured), ``small`` or ``long``.
+    """
+    _choice(layout, LAYOUTS, "layout")
+    _choice(padding, PADDINGS, "padding")
+    _choice(sizes, SIZES, "sizes")
+    batch = _as_int_strategy(batch_size, "batch_size", 1, 1 << 16)
+    lengths = _as_int_strategy(length, "length", 1, MAX_LENGTH)
+    return mask_examples_impl(layout, padding, batch, lengths, sizes)
+
+
+def att_dtypes() -> st.SearchStrategy[str]:
+    """The names of the att dtypes implementations are fed (``bool`` first, so it is what shrinking prefers)."""
+    return st.sampled_from(ATT_DTYPES)
+
+
+# Re-exported for callers that size their own draws.
+SMALL_MAX_LENGTH = SMALL_MAX_LENGTH
+MEDIUM_MAX_LENGTH = MEDIUM_MAX_LENGTH
+MAX_BATCH = MAX_BATCH

@@ -1,0 +1,113 @@
+"""The pytest plugin: ``--mask-impl`` and the ``--mask-*`` options, and the fixtures the suites use."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ..adapters import FRAMEWORKS, UsageError
+from ..oracle import PAD_QUERY_POLICIES, SPECS
+from ..strategies import ATT_DTYPES, LAYOUTS, PADDINGS
+
+
+@dataclass(frozen=True)
+class MaskImpl:
+    """A ``--mask-impl`` target and the callable it names."""
+
+    target: str
+    fn: Any
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("maskoracle", "maskoracle: check attention-mask implementations")
+    group.addoption("--mask-impl", action="append", default=[], metavar="TARGET",
+                    help="implementation to check, package.module:function or path/file.py:function (repeatable)")
+    group.addoption("--mask-spec", choices=SPECS, default="block_causal")
+    group.addoption("--mask-framework", choices=FRAMEWORKS, default="torch")
+    group.addoption("--mask-device", default="cpu")
+    group.addoption("--mask-layout", choices=LAYOUTS, default="any")
+    group.addoption("--mask-padding", choices=PADDINGS, default="any")
+    group.addoption("--mask-pad-queries", choices=PAD_QUERY_POLICIES, default="masked")
+    group.addoption("--mask-att-dtype", choices=ATT_DTYPES, default="bool")
+    group.addoption("--mask-max-examples", type=int, default=None)
+    group.addoption("--mask-timeout", type=float, default=10.0)
+    group.addoption("--mask-seed", type=int, default=None,
+                    help="seed for a reproducible run (default: random, printed in the header)")
+
+
+def _seed(config: pytest.Config) -> int:
+    seed = config.getoption("--mask-seed")
+    if seed is None:
+        seed = getattr(config, "_maskoracle_seed", None)
+        if seed is None:
+            seed = random.SystemRandom().randrange(2**32)
+            config._maskoracle_seed = seed  # type: ignore[attr-defined]
+    return int(seed)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not config.getoption("--mask-impl"):
+        return None
+    return f"maskoracle: spec {config.getoption('--mask-spec')}, seed {_seed(config)} (repeat with --mask-seed)"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "mask_impl" not in metafunc.fixturenames:
+        return
+    from ..targets import load_target
+
+    targets = metafunc.config.getoption("--mask-impl")
+    if not targets:
+        raise pytest.UsageError("maskoracle.suites needs an implementation: pass --mask-impl package.module:function")
+    impls = []
+    for target in targets:
+        try:
+            impls.append(MaskImpl(target, load_target(target)))
+        except UsageError as error:
+            raise pytest.UsageError(f"--mask-impl: {error}") from None
+    metafunc.parametrize("mask_impl", impls, ids=[impl.target for impl in impls], scope="session")
+
+
+@pytest.fixture(scope="session")
+def mask_options(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """The ``check()`` keyword arguments that the ``--mask-*`` options select."""
+    get = pytestconfig.getoption
+    return {
+        "spec": get("--mask-spec"),
+        "framework": get("--mask-framework"),
+        "device": get("--mask-device"),
+        "layout": get("--mask-layout"),
+        "padding": get("--mask-padding"),
+        "pad_queries": get("--mask-pad-queries"),
+        "att_dtype": get("--mask-att-dtype"),
+        "max_examples": get("--mask-max-examples"),
+        "timeout": get("--mask-timeout"),
+        "seed": _seed(pytestconfig),
+    }
+
+
+@pytest.fixture
+def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any]) -> Any:
+    """``run_mask_check(name)``: run one named check on the implementation; fail or skip the test with its report."""
+    from ..checking import check
+    from ..reports.terminal import Output, render_failure
+
+    def run(name: str) -> None:
+        try:
+            report = check(mask_impl.fn, target=mask_impl.target, checks=[name], **mask_options)
+        except UsageError as error:
+            raise pytest.UsageError(f"maskoracle: {error}") from None
+        result = report.checks[0]
+        if result.status == "skipped":
+            pytest.skip(f"{name}: {result.message}")
+        if result.status == "failed":
+            import io
+
+            stream = io.StringIO()
+            render_failure(report, result, Output(stream, plain=True))
+            pytest.fail(stream.getvalue().strip(), pytrace=False)
+
+    return run

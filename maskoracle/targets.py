@@ -1,0 +1,61 @@
+"""Resolving a TARGET string (``package.module:function`` or ``path/to/file.py:function``) to a callable."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from .adapters import UsageError
+
+
+def load_target(target: str) -> Any:
+    """The callable named by ``target``; ``UsageError`` with a one-line reason if it cannot be had.
+
+    After the colon a dotted attribute path is allowed (``mymod:Masks.build``).
+    """
+    module_part, colon, attribute = target.rpartition(":")
+    if not colon or not module_part or not attribute:
+        raise UsageError(f"TARGET {target!r} must look like package.module:function or path/to/file.py:function")
+    module = _import(module_part, target)
+    value: Any = module
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            raise UsageError(f"TARGET {target!r}: {getattr(value, '__name__', module_part)!s} has no attribute {part!r}")
+        value = getattr(value, part)
+    if not callable(value):
+        raise UsageError(f"TARGET {target!r} is a {type(value).__name__}, not a callable")
+    return value
+
+
+def _import(module_part: str, target: str) -> Any:
+    try:
+        if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
+            return _import_file(Path(module_part), target)
+        # Like `python -m`, let a module in the working directory be found.
+        if "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
+        return importlib.import_module(module_part)
+    except UsageError:
+        raise
+    except BaseException as error:  # the user's module may raise anything, SystemExit included
+        text = str(error).strip().splitlines()
+        reason = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+        raise UsageError(f"TARGET {target!r} cannot be imported: {reason}") from None
+
+
+def _import_file(path: Path, target: str) -> Any:
+    if not path.is_file():
+        raise UsageError(f"TARGET {target!r}: no such file {str(path)!r}")
+    name = "maskoracle_target_" + path.stem.replace("-", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"TARGET {target!r}: {str(path)!r} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    # The file's own directory first, so its sibling imports work.
+    sys.path.insert(0, str(path.resolve().parent))
+    spec.loader.exec_module(module)
+    return module

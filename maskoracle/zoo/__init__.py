@@ -1,0 +1,1 @@
+"""Implementations with known verdicts, for measuring the suite's power (``torch_zoo``)."""
