@@ -285,9 +285,9 @@ def _run_property(
     except _Failure as failure:
         return state.result("failed", failure.message, failure.counterexample)
     except _ShrinkBudgetSpent:
-        failure = smallest[0]
-        return state.result("failed", failure.message + f" (shrinking stopped after {SHRINK_BUDGET_S:g} s)",
-                            failure.counterexample)
+        best = smallest[0]
+        return state.result("failed", best.message + f" (shrinking stopped after {SHRINK_BUDGET_S:g} s)",
+                            best.counterexample)
     except _Aborted as aborted:
         return state.result("failed", aborted.message, aborted.counterexample)
     except Exception as error:  # Hypothesis itself gave up: flaky results, unsatisfiable strategies, ...

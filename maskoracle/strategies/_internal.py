@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 from hypothesis import strategies as st
@@ -74,9 +74,9 @@ def _bits(draw: Callable, length: int) -> list[bool]:
 # rows of a batch can share segment sizes while drawing their own padding.
 
 Row = list[bool]
-Segments = "list[int] | None"
+Segments = Optional[list[int]]  # noqa: UP045 (a runtime alias: Python 3.10 cannot subscript | unions)
 # (att row, the layout's own padding row or None, the segment sizes drawn, for rows that share them)
-LayoutRow = tuple[Row, "Row | None", "list[int] | None"]
+LayoutRow = tuple[Row, Optional[Row], Segments]  # noqa: UP045
 
 
 def _att_any(draw: Callable, length: int, segments: Segments = None) -> LayoutRow:
