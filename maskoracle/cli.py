@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .adapters import FRAMEWORKS, UsageError
+from .checking import MAX_TIMEOUT_S
 from .oracle import PAD_QUERY_POLICIES, SPECS
 from .strategies import ATT_DTYPES, LAYOUTS, PADDINGS
 
@@ -25,13 +26,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _positive_float(text: str) -> float:
+def _timeout(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds, got {text!r}")
     return value
 
 
@@ -64,7 +65,7 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--att-dtype", choices=ATT_DTYPES, default="bool", help="dtype att masks are given in")
     parser.add_argument("--max-examples", type=_positive_int, default=None,
                         help="Hypothesis examples for the equivalence check (default: the active profile's)")
-    parser.add_argument("--timeout", type=_positive_float, default=10.0,
+    parser.add_argument("--timeout", type=_timeout, default=10.0,
                         help="seconds allowed for one call of the implementation (default 10)")
     parser.add_argument("--seed", type=_seed, default=None, help="seed for a reproducible run (default random)")
 
@@ -124,6 +125,7 @@ def parse_bit_rows(text: str, option: str) -> list[list[bool]]:
 def write_json(path: str, payload: Any) -> None:
     """Write JSON atomically: a reader never sees half a report, and a failed write keeps the old one."""
     target = Path(path)
+    temporary: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -131,8 +133,12 @@ def write_json(path: str, payload: Any) -> None:
             json.dump(payload, stream, indent=2, ensure_ascii=False)
             stream.write("\n")
         os.replace(temporary, target)
+        temporary = None
     except OSError as error:
         raise UsageError(f"--json {path}: cannot write: {error.strerror or error}") from None
+    finally:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"maskoracle {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `maskoracle check ... | head`: the reader left; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def load_target(target: str) -> Any:
             raise UsageError(f"TARGET {target!r}: {getattr(value, '__name__', module_part)!s} has no attribute {part!r}")
         value = getattr(value, part)
     if not callable(value):
-        raise UsageError(f"TARGET {target!r} is a {type(value).__name__}, not a callable")
+        raise UsageError(f"TARGET {target!r} is not callable (it is of type {type(value).__name__})")
     return value
 
 

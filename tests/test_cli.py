@@ -355,10 +355,6 @@ def test_seed_makes_failing_runs_identical_and_the_reproduce_command_repeats_the
     assert (equivalence["counterexample"]["pad"], equivalence["counterexample"]["att"]) == ([[1, 0]], [[0, 0]])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: counterexamples keep batch rows that play no part: keys-only "
-                   "padding with --seed 2 --max-examples 20 reports [B, L] = [4, 2] for equivalence and "
-                   "padded_queries_empty (three extra rows pad 11 / att 00) where the row pad 10 / att 00 alone "
-                   "fails; Hypothesis cannot drop rows drawn after the batch size")
 def test_counterexamples_are_shrunk_to_one_batch_row(capsys, tmp_path):
     path = write_module(tmp_path, "keys_only.py", KEYS_ONLY_NUMPY)
     report_path = tmp_path / "report.json"
@@ -464,8 +460,6 @@ def test_unwritable_json_path_is_a_usage_error(capsys, tmp_path):
     assert len(err.strip().splitlines()) == 1 and "--json" in err
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: write_json leaves its temporary file behind when the final "
-                   "os.replace fails (cli.write_json has no cleanup on error)")
 def test_unwritable_json_path_leaves_no_temporary_file(capsys, tmp_path):
     (tmp_path / "a_folder").mkdir()
     code, _, _ = run_cli(capsys, "explain", "--pad", "11", "--att", "01", "--json", str(tmp_path / "a_folder"))
@@ -473,8 +467,6 @@ def test_unwritable_json_path_leaves_no_temporary_file(capsys, tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a_folder"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --timeout accepts values setitimer cannot take (1e12, inf); the "
-                   "OverflowError is then blamed on the implementation and a correct one fails output_format")
 @pytest.mark.parametrize("timeout", ["1e12", "inf"])
 def test_huge_timeout_does_not_fail_a_correct_implementation(capsys, timeout):
     code, out, err = run_cli(capsys, "check", NUMPY_BUILTIN, "--framework", "numpy", "--max-examples", "5",
@@ -484,9 +476,6 @@ def test_huge_timeout_does_not_fail_a_correct_implementation(capsys, timeout):
     assert "OverflowError" not in out + err
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a UsageError raised by the adapter while building inputs (numpy "
-                   "bfloat16 without ml_dtypes) is caught as the implementation's exception: exit 1 and a "
-                   "failed output_format instead of exit 2")
 def test_att_dtype_the_framework_cannot_build_is_a_usage_error(capsys):
     if importlib.util.find_spec("ml_dtypes") is not None:
         pytest.skip("ml_dtypes is installed, so numpy bfloat16 inputs can be built")

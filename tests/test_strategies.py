@@ -342,14 +342,16 @@ def test_boundary_examples(layout, padding):
         pad, att = example
         assert pad.dtype == bool and att.dtype == bool and pad.shape == att.shape
         B, L = example.shape
-        assert B == 1
+        assert B == (2 if padding == "any" else 1)
         last_block = int(np.cumsum(att[0], dtype=np.int64)[-1])
         if layout in MANY_BLOCK_LAYOUTS:
             assert last_block == boundary + 1, f"{layout}: last block id {last_block} for boundary {boundary}"
         else:
             assert L == boundary + 1
-        expected_pad = {"right": "1" * (L - 1) + "0", "left": "0" + "1" * (L - 1)}.get(padding, "1" * L)
-        assert _bits(pad[0]) == expected_pad
+        expected_pad = {"right": ["1" * (L - 1) + "0"], "left": ["0" + "1" * (L - 1)], "none": ["1" * L],
+                        "any": ["1" * L, "1" * (L - 1) + "0"]}[padding]
+        assert [_bits(row) for row in pad] == expected_pad
+        assert (att == att[0]).all()  # every row has the same att
 
 
 @pytest.mark.parametrize(

@@ -42,8 +42,8 @@ def _call_with_alarm(fn: Callable[..., Any], args: tuple[Any, ...], timeout: flo
         raise CallTimeout(timeout)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
         return fn(*args)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)

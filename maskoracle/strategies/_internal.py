@@ -289,6 +289,9 @@ def mask_examples_impl(
 def boundary_examples(layout: str = "any", padding: str = "any") -> list[MaskExample]:
     """Deterministic long inputs whose block counts sit on every boundary of SPEC §7, smallest first.
 
+    With ``padding="any"`` each is a batch of two rows: all real, and the last token padded; ``right`` and
+    ``left`` give the padded row alone, ``none`` the real one.
+
     For layouts whose att is fixed to few blocks (bidirectional, pi0, pi0.5) the sequences are still long;
     they test length-dependent code paths, not block counts.
     """
@@ -298,12 +301,15 @@ def boundary_examples(layout: str = "any", padding: str = "any") -> list[MaskExa
     for blocks in BLOCK_COUNT_BOUNDARIES:
         att = _boundary_att(layout, blocks + 1)  # one block past the boundary
         L = att.shape[0]
-        pad = np.ones(L, dtype=bool)
-        if padding == "right":
-            pad[-1] = False
-        elif padding == "left":
-            pad[0] = False
-        examples.append(MaskExample(pad[None, :], att[None, :]))
+        real = np.ones(L, dtype=bool)
+        padded = real.copy()
+        if padding == "left":
+            padded[0] = False
+        else:
+            padded[-1] = False
+        # Row 0 all real, row 1 with one padded token (its query row and key column must stay empty).
+        rows = [real] if padding == "none" else [padded] if padding in ("right", "left") else [real, padded]
+        examples.append(MaskExample(np.stack(rows), np.stack([att] * len(rows))))
     return examples
 
 

@@ -54,27 +54,47 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"maskoracle: spec {config.getoption('--mask-spec')}, seed {_seed(config)} (repeat with --mask-seed)"
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "mask_impl" not in metafunc.fixturenames:
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``--mask-impl`` given, load the targets and validate every ``--mask-*`` value before collection."""
+    targets = config.getoption("--mask-impl", default=[])
+    if not targets:
         return
+    from ..checking import CheckOptions
     from ..targets import load_target
 
-    targets = metafunc.config.getoption("--mask-impl")
-    if not targets:
-        raise pytest.UsageError("maskoracle.suites needs an implementation: pass --mask-impl package.module:function")
     impls = []
     for target in targets:
         try:
             impls.append(MaskImpl(target, load_target(target)))
         except UsageError as error:
             raise pytest.UsageError(f"--mask-impl: {error}") from None
+    options = _options(config)
+    try:
+        CheckOptions(**options).validate()
+    except UsageError as error:
+        raise pytest.UsageError(str(error).replace("--", "--mask-", 1)) from None
+    if options["framework"] == "jax":
+        raise pytest.UsageError("--mask-framework jax is not supported yet; use torch or numpy")
+    config._maskoracle_impls = impls  # type: ignore[attr-defined]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "mask_impl" not in metafunc.fixturenames:
+        return
+    impls = getattr(metafunc.config, "_maskoracle_impls", None)
+    if not impls:
+        raise pytest.UsageError("maskoracle.suites needs an implementation: pass --mask-impl package.module:function")
     metafunc.parametrize("mask_impl", impls, ids=[impl.target for impl in impls], scope="session")
 
 
 @pytest.fixture(scope="session")
 def mask_options(pytestconfig: pytest.Config) -> dict[str, Any]:
     """The ``check()`` keyword arguments that the ``--mask-*`` options select."""
-    get = pytestconfig.getoption
+    return _options(pytestconfig)
+
+
+def _options(config: pytest.Config) -> dict[str, Any]:
+    get = config.getoption
     return {
         "spec": get("--mask-spec"),
         "framework": get("--mask-framework"),
@@ -85,7 +105,7 @@ def mask_options(pytestconfig: pytest.Config) -> dict[str, Any]:
         "att_dtype": get("--mask-att-dtype"),
         "max_examples": get("--mask-max-examples"),
         "timeout": get("--mask-timeout"),
-        "seed": _seed(pytestconfig),
+        "seed": _seed(config),
     }
 
 
