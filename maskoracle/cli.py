@@ -14,9 +14,11 @@ from typing import Any, NoReturn
 from .adapters import FRAMEWORKS, UsageError
 from .checking import MAX_TIMEOUT_S
 from .oracle import PAD_QUERY_POLICIES, SPECS
+from .profiles import PROFILES
 from .strategies import ATT_DTYPES, LAYOUTS, PADDINGS
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PROFILE_NAMES = tuple(PROFILES)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +70,10 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=_timeout, default=10.0,
                         help="seconds allowed for one call of the implementation (default 10)")
     parser.add_argument("--seed", type=_seed, default=None, help="seed for a reproducible run (default random)")
+    parser.add_argument("--profile", choices=PROFILE_NAMES, default=None,
+                        help="dev, ci (derandomised) or nightly (long campaigns); default $MASKORACLE_PROFILE")
+    parser.add_argument("--db", metavar="DIR", default=None,
+                        help="example database directory, or 'none' (default $MASKORACLE_DB, else .hypothesis/)")
 
 
 def build_parser() -> argparse.ArgumentParser:

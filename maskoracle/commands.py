@@ -48,7 +48,8 @@ def run_check(args: argparse.Namespace) -> int:
     report = _check_with_progress(
         fn, out, spec=args.spec, framework=args.framework, device=args.device, layout=args.layout,
         padding=args.padding, pad_queries=args.pad_queries, att_dtype=args.att_dtype,
-        max_examples=args.max_examples, timeout=args.timeout, seed=args.seed, target=args.target,
+        max_examples=args.max_examples, timeout=args.timeout, seed=args.seed, profile=args.profile, db=args.db,
+        target=args.target,
     )
     render_report(report, out)
     if args.json:

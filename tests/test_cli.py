@@ -211,7 +211,9 @@ def test_check_correct_builtin_passes_and_writes_the_interface_json(capsys, tmp_
         assert {"name", "passed", "examples", "message", "counterexample"} <= entry.keys()
         assert isinstance(entry["name"], str)
         assert entry["passed"] is True
-        assert type(entry["examples"]) is int and entry["examples"] >= 1
+        # A check that does not apply (result_device for numpy arrays) is "skipped", with no examples.
+        minimum = 0 if entry["status"] == "skipped" else 1
+        assert type(entry["examples"]) is int and entry["examples"] >= minimum
         assert isinstance(entry["message"], str)
         assert entry["counterexample"] is None
         assert entry["name"] in out  # every check has its line in the summary

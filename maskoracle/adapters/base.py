@@ -31,6 +31,19 @@ class Adapter:
     def is_array(self, result: Any) -> bool:
         return isinstance(result, np.ndarray)
 
+    def shares_memory(self, result: Any, given: Any) -> bool:
+        """Whether ``result`` is (a view of) the same memory as the input ``given``."""
+        if isinstance(result, np.ndarray) and isinstance(given, np.ndarray):
+            return bool(np.may_share_memory(result, given))
+        return False
+
+    def device_name(self) -> str | None:
+        """The inputs' device, or ``None`` for frameworks without devices."""
+        return None
+
+    def device_of(self, result: Any) -> str | None:
+        return None
+
 
 class NumpyAdapter(Adapter):
     framework = "numpy"
@@ -87,6 +100,31 @@ class TorchAdapter(Adapter):
 
     def is_array(self, result: Any) -> bool:
         return isinstance(result, self.torch.Tensor | np.ndarray)
+
+    def shares_memory(self, result: Any, given: Any) -> bool:
+        torch = self.torch
+        if isinstance(result, torch.Tensor) and isinstance(given, torch.Tensor):
+            if result.numel() == 0 or given.numel() == 0 or result.device != given.device:
+                return False
+            return bool(result.untyped_storage().data_ptr() == given.untyped_storage().data_ptr())
+        if isinstance(result, np.ndarray) and isinstance(given, torch.Tensor) and given.device.type == "cpu":
+            return bool(np.may_share_memory(result, given.numpy()))
+        return False
+
+    def device_name(self) -> str | None:
+        return str(self.torch_device)
+
+    def device_of(self, result: Any) -> str | None:
+        """``str(tensor.device)``, ``cpu`` for a numpy array, ``None`` for anything else."""
+        if isinstance(result, self.torch.Tensor):
+            device = result.device
+            # "cuda" and "cuda:0" name the same device: compare as the inputs' device was given.
+            if self.torch_device.index is None and device.type == self.torch_device.type:
+                return str(self.torch_device)
+            return str(device)
+        if isinstance(result, np.ndarray):
+            return "cpu"
+        return None
 
     def to_numpy(self, result: Any) -> np.ndarray:
         torch = self.torch

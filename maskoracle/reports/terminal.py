@@ -150,6 +150,8 @@ def reproduce_command(report: CheckReport) -> str:
             parts += ["--" + name.replace("_", "-"), str(value)]
     if report.options.get("max_examples") is not None:
         parts += ["--max-examples", str(report.options["max_examples"])]
+    if report.options.get("profile"):
+        parts += ["--profile", str(report.options["profile"])]
     parts += ["--seed", str(report.options.get("seed"))]
     return shlex.join(parts)
 

@@ -36,6 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mask-timeout", type=float, default=10.0)
     group.addoption("--mask-seed", type=int, default=None,
                     help="seed for a reproducible run (default: random, printed in the header)")
+    group.addoption("--mask-profile", choices=("dev", "ci", "nightly"), default=None,
+                    help="run profile (default $MASKORACLE_PROFILE)")
+    group.addoption("--mask-db", default=None, metavar="DIR",
+                    help="example database directory or 'none' (default $MASKORACLE_DB, else .hypothesis/)")
 
 
 def _seed(config: pytest.Config) -> int:
@@ -70,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--mask-impl: {error}") from None
     options = _options(config)
     try:
-        CheckOptions(**options).validate()
+        CheckOptions(**{name: value for name, value in options.items() if name not in ("profile", "db")}).validate()
     except UsageError as error:
         raise pytest.UsageError(str(error).replace("--", "--mask-", 1)) from None
     if options["framework"] == "jax":
@@ -106,6 +110,10 @@ def _options(config: pytest.Config) -> dict[str, Any]:
         "max_examples": get("--mask-max-examples"),
         "timeout": get("--mask-timeout"),
         "seed": _seed(config),
+        "profile": get("--mask-profile"),
+        # The session's seed is drawn here when --mask-seed is absent; that is no reason to go without the
+        # example database, which check() otherwise drops for an explicit seed.
+        "db": get("--mask-db") or (None if get("--mask-seed") is not None else "default"),
     }
 
 

@@ -7,7 +7,14 @@ raises no false alarm on the correct ones.
 
 from __future__ import annotations
 
+import functools
+import random
+
+import numpy as np
 import torch
+import torch.nn.functional as F
+
+from . import ZooEntry
 
 MASKED_VALUE = -2.3819763e38
 
@@ -101,6 +108,172 @@ def cumsum_in_input_dtype(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     return (blocks[:, None, :] <= blocks[:, :, None]) & pad[:, None, :] & pad[:, :, None]
 
 
+def _from_blocks(blocks: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+    """SPEC §2's comparison on given block ids, with padding on both axes (the part the bugs below keep)."""
+    pad = pad.bool()
+    return (blocks[:, None, :] <= blocks[:, :, None]) & pad[:, None, :] & pad[:, :, None]
+
+
+def uint8_blocks(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Block ids held in uint8 (a "small unsigned counter"): they wrap to 0 past 255 blocks."""
+    return _from_blocks(torch.cumsum(att.to(torch.uint8), dim=1, dtype=torch.uint8), pad)
+
+
+def first_row_att(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Batch row 0's block ids used for every row (``att[:1]`` kept from a single-example prototype)."""
+    blocks = torch.cumsum(att[:1].long(), dim=1).expand(att.shape[0], -1)
+    return _from_blocks(blocks, pad)
+
+
+def pad_keys_wrong_batch_axis(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Key padding broadcast as ``pad[None, :, :]`` (batch on the query axis): right only when B = 1."""
+    blocks = torch.cumsum(att.long(), dim=1)
+    pad = pad.bool()
+    return (blocks[:, None, :] <= blocks[:, :, None]) & pad[:, :, None] & pad[None, :, :]
+
+
+def queries_only_padding(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Padding applied to query rows only: real tokens attend padded keys."""
+    blocks = torch.cumsum(att.long(), dim=1)
+    return (blocks[:, None, :] <= blocks[:, :, None]) & pad.bool()[:, :, None]
+
+
+def padded_query_sees_itself(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """The diagonal forced on to avoid fully masked rows: padded queries attend themselves (SPEC §2: nothing)."""
+    L = pad.shape[1]
+    return _reference(pad, att) | torch.eye(L, dtype=torch.bool, device=pad.device)
+
+
+def left_padding_as_right(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Padding rebuilt from the real-token count as right padding: wrong for left padding and holes."""
+    L = pad.shape[1]
+    lengths = pad.long().sum(dim=1)
+    rebuilt = torch.arange(L, device=pad.device)[None, :] < lengths[:, None]
+    return _reference(rebuilt, att)
+
+
+def arguments_swapped(att_masks: torch.Tensor, pad_masks: torch.Tensor) -> torch.Tensor:
+    """Parameters in the order ``(att_masks, pad_masks)``: padding is read from att and blocks from pad."""
+    return _reference(pad_masks, att_masks)
+
+
+def exclusive_cumsum(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Exclusive block ids (``cumsum - att``): a block's first token is counted in the block before it."""
+    att = att.long()
+    return _from_blocks(torch.cumsum(att, dim=1) - att, pad)
+
+
+def shifted_block_ids(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Drops the (irrelevant) first att bit but pads the cumsum back on the wrong side: ``F.pad(.., (0, 1))``."""
+    blocks = F.pad(torch.cumsum(att[:, 1:].long(), dim=1), (0, 1))  # (1, 0) would be right
+    return _from_blocks(blocks, pad)
+
+
+def clamped_block_ids(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """0-based block ids as ``(cumsum - 1).clamp(min=0)``: merges a leading att-0 run into the next block."""
+    blocks = (torch.cumsum(att.long(), dim=1) - 1).clamp(min=0)
+    return _from_blocks(blocks, pad)
+
+
+def causal_within_blocks(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Causal inside every block as well (``& tril``): blocks are meant to be bidirectional."""
+    L = pad.shape[1]
+    lower = torch.ones(L, L, dtype=torch.bool, device=pad.device).tril()
+    return _reference(pad, att) & lower
+
+
+def all_zero_att_causal(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """An all-zero att read as "no att given" and replaced by causal (SPEC §2: it means fully bidirectional)."""
+    if not att.bool().any():
+        att = torch.ones_like(att)
+    return _reference(pad, att)
+
+
+@functools.cache
+def _lower_triangle_1024() -> torch.Tensor:
+    return torch.ones(1024, 1024).tril()
+
+
+def cached_triangle_1024(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Cumsum as a matmul with a cached 1024 x 1024 triangle (an accelerator trick): raises past L = 1024."""
+    L = pad.shape[1]
+    triangle = _lower_triangle_1024()[:L, :L].to(pad.device)
+    blocks = att.float() @ triangle.T  # exact: integer sums far below 2**24
+    return _from_blocks(blocks, pad)
+
+
+def single_sequence_only(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Written for one sequence (``.view(L)``): raises for batches of more than one row."""
+    L = pad.shape[-1]
+    pad, att = pad.view(L).bool(), att.view(L).long()
+    blocks = torch.cumsum(att, dim=0)
+    mask = (blocks[None, :] <= blocks[:, None]) & pad[None, :] & pad[:, None]
+    return mask[None]
+
+
+# --- bugs in the calling contract: the values are right, the behaviour around them is not --------------------
+
+def clears_first_att_bit_in_place(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Clears ``att[:, 0]`` through ``att.bool()``, which is no copy for bool att: the caller's att changes."""
+    att = att.bool()
+    att[:, 0] = False  # legal for the mask (the first bit never matters), not for the caller's tensor
+    return _reference(pad, att)
+
+
+def cumsum_in_place(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """``att.long().cumsum_(1)``: ``.long()`` is no copy for int64 att, so the caller's att becomes block ids."""
+    blocks = att.long()
+    blocks.cumsum_(dim=1)
+    return _from_blocks(blocks, pad)
+
+
+def unsqueezes_pad_in_place(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """``pad.unsqueeze_(1)`` to broadcast over queries: the caller's pad_masks is left with shape [B, 1, L]."""
+    blocks = torch.cumsum(att.long(), dim=1)
+    keys = pad.unsqueeze_(1).bool()
+    return (blocks[:, None, :] <= blocks[:, :, None]) & keys & keys.transpose(1, 2)
+
+
+def bidirectional_fast_path_view(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """A fast path for no padding and att all 0 returns ``pad[:, None, :].expand(..)``: a view of the input."""
+    B, L = pad.shape
+    if bool(pad.all()) and not bool(att[:, 1:].bool().any()):
+        return pad[:, None, :].expand(B, L, L)
+    return _reference(pad, att)
+
+
+_FLAKY = random.Random(20_240_601)  # private: Hypothesis reseeds the global ``random`` for every example
+
+
+def flaky_cell(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Flips one random cell in about 1 call in 20 (a racy kernel): the same input may give another mask."""
+    mask = _reference(pad, att)
+    if _FLAKY.random() < 1 / 20:
+        B, L = pad.shape
+        b, query, key = _FLAKY.randrange(B), _FLAKY.randrange(L), _FLAKY.randrange(L)
+        mask[b, query, key] = ~mask[b, query, key]
+    return mask
+
+
+_CACHE: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+
+
+def cached_by_id(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Memoises masks by ``id(pad)`` and shape: a new tensor that reuses a freed one's id gets a stale mask."""
+    key = (id(pad), tuple(pad.shape))
+    if key not in _CACHE:
+        _CACHE[key] = _reference(pad, att)
+    return _CACHE[key]
+
+
+def numpy_round_trip_on_cpu(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Computed in NumPy and wrapped with ``torch.from_numpy``: the result is on the CPU for CUDA inputs."""
+    pad_np = pad.bool().cpu().numpy()
+    blocks = np.cumsum(att.long().cpu().numpy(), axis=1)
+    mask = (blocks[:, None, :] <= blocks[:, :, None]) & pad_np[:, None, :] & pad_np[:, :, None]
+    return torch.from_numpy(mask)
+
+
 # --- right by another route ------------------------------------------------------------------------------
 
 def correct_searchsorted(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
@@ -144,11 +317,82 @@ def correct_bool_4d(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     return _reference(pad, att).unsqueeze(1)
 
 
-BUGS = (
-    strict_less, transposed, keys_only_padding, padding_not_counted, first_row_padding, explanation_rowwise,
-    flipped_additive, integer_result, int8_blocks, bfloat16_blocks, float16_blocks,
-)
-CORRECT = (
-    correct_searchsorted, correct_single_comparison, correct_ignores_first_bit, correct_additive_finfo_min,
-    correct_bool_4d,
-)
+def correct_cummax_starts(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Block ids replaced by each token's block start (``cummax`` of start positions): same order, no count."""
+    L = pad.shape[1]
+    positions = torch.arange(L, device=pad.device).expand_as(pad)
+    starts = torch.where(att.bool(), positions, torch.full_like(positions, -1))
+    return _from_blocks(torch.cummax(starts, dim=1).values, pad)
+
+
+def correct_block_by_block(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Filled block by block with slices: a block's rows see every key up to the block's end."""
+    B, L = pad.shape
+    out = torch.zeros(B, L, L, dtype=torch.bool, device=pad.device)
+    for b in range(B):
+        starts = [0, *(int(i) for i in torch.nonzero(att[b, 1:].bool()).flatten() + 1), L]
+        for start, end in zip(starts[:-1], starts[1:], strict=True):
+            out[b, start:end, :end] = True
+    real = pad.bool()
+    return out & real[:, None, :] & real[:, :, None]
+
+
+ENTRIES: list[ZooEntry] = [
+    ZooEntry("strict_less", strict_less),
+    ZooEntry("transposed", transposed),
+    ZooEntry("keys_only_padding", keys_only_padding),
+    ZooEntry("padding_not_counted", padding_not_counted),
+    ZooEntry("first_row_padding", first_row_padding),
+    ZooEntry("explanation_rowwise", explanation_rowwise),
+    ZooEntry("flipped_additive", flipped_additive),
+    ZooEntry("integer_result", integer_result),
+    ZooEntry("int8_blocks", int8_blocks, size_dependent=True),
+    ZooEntry("bfloat16_blocks", bfloat16_blocks, size_dependent=True),
+    ZooEntry("float16_blocks", float16_blocks, size_dependent=True),
+    ZooEntry("cumsum_in_input_dtype", cumsum_in_input_dtype, options={"att_dtype": "bfloat16"}, size_dependent=True),
+    ZooEntry("cumsum_in_input_dtype_float16_att", cumsum_in_input_dtype, options={"att_dtype": "float16"},
+             size_dependent=True),
+    ZooEntry("uint8_blocks", uint8_blocks, size_dependent=True),
+    ZooEntry("first_row_att", first_row_att),
+    ZooEntry("pad_keys_wrong_batch_axis", pad_keys_wrong_batch_axis),
+    ZooEntry("queries_only_padding", queries_only_padding),
+    ZooEntry("padded_query_sees_itself", padded_query_sees_itself),
+    ZooEntry("left_padding_as_right", left_padding_as_right),
+    ZooEntry("arguments_swapped", arguments_swapped),
+    ZooEntry("exclusive_cumsum", exclusive_cumsum),
+    ZooEntry("shifted_block_ids", shifted_block_ids),
+    ZooEntry("clamped_block_ids", clamped_block_ids),
+    ZooEntry("causal_within_blocks", causal_within_blocks),
+    ZooEntry("all_zero_att_causal", all_zero_att_causal),
+    ZooEntry("cached_triangle_1024", cached_triangle_1024, size_dependent=True),
+    ZooEntry("single_sequence_only", single_sequence_only),
+    ZooEntry("clears_first_att_bit_in_place", clears_first_att_bit_in_place),
+    ZooEntry("cumsum_in_place", cumsum_in_place, options={"att_dtype": "int64"}),
+    ZooEntry("unsqueezes_pad_in_place", unsqueezes_pad_in_place),
+    ZooEntry("bidirectional_fast_path_view", bidirectional_fast_path_view),
+    ZooEntry("flaky_cell", flaky_cell),
+    ZooEntry("cached_by_id", cached_by_id),
+    ZooEntry("numpy_round_trip_on_cpu", numpy_round_trip_on_cpu, options={"device": "cuda"}),
+    ZooEntry("correct_searchsorted", correct_searchsorted, equivalent=True),
+    ZooEntry("correct_single_comparison", correct_single_comparison, equivalent=True),
+    ZooEntry("correct_ignores_first_bit", correct_ignores_first_bit, equivalent=True),
+    ZooEntry("correct_additive_finfo_min", correct_additive_finfo_min, equivalent=True),
+    ZooEntry("correct_bool_4d", correct_bool_4d, equivalent=True),
+    ZooEntry("cumsum_in_input_dtype_bool_att", cumsum_in_input_dtype, equivalent=True),
+    # float32 holds every integer up to 2**24: no [B, L, L] mask that fits in memory is long enough to break it.
+    ZooEntry("cumsum_in_input_dtype_float32_att", cumsum_in_input_dtype, options={"att_dtype": "float32"},
+             equivalent=True),
+    ZooEntry("correct_cummax_starts", correct_cummax_starts, equivalent=True),
+    ZooEntry("correct_block_by_block", correct_block_by_block, equivalent=True),
+]
+
+# Bugs whose mask values are right on every input: the calling contract is broken instead (the inputs are
+# modified, the result aliases an input, depends on earlier calls or sits on another device). Comparing values
+# with the oracle cannot show them.
+CONTRACT_BUGS = frozenset({
+    "clears_first_att_bit_in_place", "cumsum_in_place", "unsqueezes_pad_in_place", "bidirectional_fast_path_view",
+    "flaky_cell", "cached_by_id", "numpy_round_trip_on_cpu",
+})
+
+BUGS = tuple(entry.fn for entry in ENTRIES if not entry.equivalent)
+CORRECT = tuple(entry.fn for entry in ENTRIES if entry.equivalent and entry.fn is not cumsum_in_input_dtype)
