@@ -23,6 +23,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from .adapters import UsageError, get_adapter
 from .engine import (
     Aborted,
+    Call,
     CheckState,
     Failure,
     MaskFn,
@@ -42,6 +43,7 @@ from .strategies import (
     MaskExample,
     boundary_examples,
     mask_examples,
+    realistic_examples,
 )
 
 EXHAUSTIVE_MAX_LENGTH = 8
@@ -56,9 +58,11 @@ CHECK_DESCRIPTIONS = {
     "spec_examples": "every worked example of SPEC §2-§3, cell for cell",
     "exhaustive_small": "every (pad, att) pair of small lengths, cell for cell",
     "equivalence": "random batches (Hypothesis, shrunk on failure), cell for cell",
-    "size_boundaries": "block counts 127-129, 255-258, 2047-2049, where int8/bf16/fp16 block ids break",
+    "size_boundaries": "block counts 127-129, 255-258, 2047-2049 (where int8/bf16/fp16 block ids break) and "
+                       "real models' sizes (an 816-token bidirectional prefix, a 1,100-token one)",
     "inputs_unchanged": "the implementation leaves its pad_masks and att_masks inputs as they were",
     "deterministic": "two calls on the same input give the same mask",
+    "results_stay_valid": "a result does not change when the implementation is called again (no reused buffer)",
     "no_input_aliasing": "the result does not share memory with an input (a view of pad or att)",
     "result_device": "the result lives on the inputs' device",
 }
@@ -257,7 +261,7 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
         # One batch entry: a result that cannot be read here makes every other check meaningless. Batches of
         # several rows are the other checks' business, so that "raises for B > 1" is reported by name there.
         current = state("output_format")
-        pad, att = _bits("111110"), _bits("000111")
+        pad, att = _bits("110"), _bits("011")  # a padded query, two blocks: small enough to read at a glance
         try:
             runner.compute(pad, att)
         except (Failure, Aborted) as failure:
@@ -285,19 +289,26 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
         return result
 
     def size_boundaries() -> CheckResult:
-        return run_fixed(state("size_boundaries"), compare, boundary_examples(layout, padding))
+        inputs = [*boundary_examples(layout, padding), *realistic_examples(layout, padding)]
+        return run_fixed(state("size_boundaries"), compare, sorted(inputs, key=lambda e: e.shape[1]))
 
     def inputs_unchanged() -> CheckResult:
         def body(example: MaskExample) -> None:
             pad, att = example.pad_masks, example.att_masks
-            call = runner.call(pad, att)
+            call = _call_or_none(runner, pad, att)
+            if call is None:
+                return
             for name, given, before in (("pad_masks", call.pad, pad), ("att_masks", call.att, att)):
                 after = runner.adapter.to_numpy(given)
+                if after.shape != before.shape:
+                    raise Failure(f"changed the shape of its {name} input in place, from {list(before.shape)} to "
+                                  f"{list(after.shape)}", Counterexample(pad.copy(), att.copy(),
+                                                                         note=f"{name} reshaped in place"))
                 changed = np.argwhere(after != before.astype(after.dtype))
                 if changed.size:
                     b, i = (int(x) for x in changed[0])
                     raise Failure(f"modified its {name} input in place: {name}[{b}, {i}] was "
-                                  f"{before[b, i]:d}, is {after[b, i]!s} after the call "
+                                  f"{_plain(before[b, i])}, is {_plain(after[b, i])} after the call "
                                   f"({len(changed)} entr{'ies' if len(changed) > 1 else 'y'} changed)",
                                   Counterexample(pad.copy(), att.copy(), note=f"{name} changed in place"))
 
@@ -306,7 +317,10 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
     def deterministic() -> CheckResult:
         def body(example: MaskExample) -> None:
             pad, att = example.pad_masks, example.att_masks
-            first, second = runner.compute(pad, att), runner.compute(pad, att)
+            try:
+                first, second = runner.compute(pad, att), runner.compute(pad, att)
+            except Failure:
+                return  # raising or a bad result: the equivalence checks report that
             differ = np.not_equal(first, second) & runner.compared_rows(pad)[:, :, None]
             if differ.any():
                 b, query, key = (int(x) for x in np.argwhere(differ)[0])
@@ -317,10 +331,34 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
 
         return run_property(state("deterministic"), small_examples(), body, run, few)
 
+    def results_stay_valid() -> CheckResult:
+        def body(example: MaskExample) -> None:
+            pad, att = example.pad_masks, example.att_masks
+            try:
+                first_call = runner.call(pad, att)
+                first = runner.decode(first_call, pad, att).copy()  # decoding a bool tensor may give a view
+                # A second input of the same shape whose mask differs from the first one's.
+                runner.call(np.ones_like(pad), ~att)
+                later = runner.decode(first_call, pad, att)
+            except Failure:
+                return  # raising or a bad result: the equivalence checks report that
+            differ = np.not_equal(first, later) & runner.compared_rows(pad)[:, :, None]
+            if differ.any():
+                b, query, key = (int(x) for x in np.argwhere(differ)[0])
+                raise Failure(f"the result of a call changed when the implementation was called again: cell "
+                              f"(b={b}, query={query}, key={key}) went {mark_pair(first[b, query, key], later[b, query, key])}"
+                              " (a reused output buffer or cache?)",
+                              Counterexample(pad.copy(), att.copy(), first, later, runner.compared_rows(pad),
+                                             note="expected = the result when returned, actual = after a second call"))
+
+        return run_property(state("results_stay_valid"), small_examples(), body, run, few)
+
     def no_input_aliasing() -> CheckResult:
         def body(example: MaskExample) -> None:
             pad, att = example.pad_masks, example.att_masks
-            call = runner.call(pad, att)
+            call = _call_or_none(runner, pad, att)
+            if call is None:
+                return
             for name, given in (("pad_masks", call.pad), ("att_masks", call.att)):
                 if runner.adapter.shares_memory(call.result, given):
                     raise Failure(f"the result shares memory with the {name} input (a view of it): changing "
@@ -336,8 +374,8 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
 
         def body(example: MaskExample) -> None:
             pad, att = example.pad_masks, example.att_masks
-            call = runner.call(pad, att)
-            device = runner.adapter.device_of(call.result)
+            call = _call_or_none(runner, pad, att)
+            device = runner.adapter.device_of(call.result) if call is not None else None
             if device is not None and device != expected_device:
                 raise Failure(f"the result is on {device}, the inputs on {expected_device}",
                               Counterexample(pad.copy(), att.copy()))
@@ -353,12 +391,27 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
         ("size_boundaries", size_boundaries),
         ("inputs_unchanged", inputs_unchanged),
         ("deterministic", deterministic),
+        ("results_stay_valid", results_stay_valid),
         ("no_input_aliasing", no_input_aliasing),
         ("result_device", result_device),
     ]
     for invariant in invariants_for(options.spec):
         plan.append((invariant.name, _invariant_check(runner, options, invariant, run, few)))
     return plan
+
+
+def _call_or_none(runner: Runner, pad: np.ndarray, att: np.ndarray) -> Call | None:
+    """The call, or ``None`` if it raised: the contract checks judge behaviour around a call that worked."""
+    try:
+        return runner.call(pad, att)
+    except Failure:
+        return None
+
+
+def _plain(value: Any) -> str:
+    """A cell value as a person reads it: 1/0 for bools, the number otherwise (no numpy repr)."""
+    item = value.item() if hasattr(value, "item") else value
+    return str(int(item)) if isinstance(item, bool) else str(item)
 
 
 def mark_pair(first: Any, second: Any) -> str:

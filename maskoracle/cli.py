@@ -99,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", metavar="PATH")
     explain.add_argument("--plain", action="store_true")
 
+    selftest = commands.add_parser("selftest", help="run the check on the bundled mutant zoo: kill rate, false alarms",
+                                   description="Check every zoo entry (seeded); exit 1 unless 100 % killed and "
+                                               "no false alarm.")
+    selftest.add_argument("--json", metavar="PATH")
+    selftest.add_argument("--plain", action="store_true")
+    selftest.add_argument("--max-examples", type=_positive_int, default=None)
+    selftest.add_argument("--seed", type=_seed, default=0)
+    selftest.add_argument("--only", metavar="NAME", action="append", default=None,
+                          help="run only these zoo entries (repeatable)")
+    selftest.add_argument("--readme", metavar="PATH",
+                          help="rewrite the kill-rate table between the selftest markers of this README")
+
     demo = commands.add_parser("demo", help="check the built-in implementations and show the user's example",
                                description="The main job on embedded defaults.")
     demo.add_argument("--json", metavar="PATH")
@@ -153,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import commands
 
     try:
-        handler = {"check": commands.run_check, "explain": commands.run_explain, "demo": commands.run_demo}
+        handler = {"check": commands.run_check, "explain": commands.run_explain, "demo": commands.run_demo,
+                   "selftest": commands.run_selftest}
         return handler[args.command](args)
     except UsageError as error:
         print(f"maskoracle {args.command}: error: {error}", file=sys.stderr)

@@ -174,3 +174,51 @@ def run_demo(args: argparse.Namespace) -> int:
             "passed": builtins_pass and caught,
         })
     return EXIT_PASSED if builtins_pass and caught else EXIT_FAILED
+
+
+def run_selftest(args: argparse.Namespace) -> int:
+    """Every zoo entry checked; a table of verdicts; the kill rate and the false alarms."""
+    from pathlib import Path
+
+    from .adapters import UsageError
+    from .selftest import markdown_table, replace_readme_table, run_selftest
+    from .zoo import zoo_entries
+
+    out = Output(plain=True if args.plain else None)
+    entries = zoo_entries()
+    if args.only:
+        known = {entry.name for entry in entries}
+        unknown = [name for name in args.only if name not in known]
+        if unknown:
+            raise UsageError(f"--only: no zoo entry named {unknown[0]!r}")
+        entries = [entry for entry in entries if entry.name in args.only]
+    if args.readme and not Path(args.readme).is_file():
+        raise UsageError(f"--readme {args.readme}: no such file")
+
+    def progress(entry: Any, result: Any) -> None:
+        if result is not None:
+            verdict = ("FALSE ALARM" if result.killed else "ok") if result.equivalent else \
+                ("killed" if result.killed else "SURVIVED")
+            if result.skipped:
+                verdict = "not run"
+            size = result.counterexample_size
+            out.line(f"  {verdict:<11} {result.name:<34} {result.check or '-':<28} {result.examples:>6} ex "
+                     f"{result.seconds:6.2f} s  {'' if size is None else size}")
+
+    out.line(f"maskoracle selftest: {len(entries)} zoo entries, seed {args.seed}")
+    report = run_selftest(entries, max_examples=args.max_examples, seed=args.seed, progress=progress)
+    median = report.median_seconds_to_kill()
+    out.line(f"kill rate {report.kill_rate:.0%} ({sum(m.killed for m in report.bugs)}/{len(report.bugs)} bugs), "
+             f"false alarms {report.false_alarms}, median time to kill "
+             f"{'-' if median is None else f'{median:.2f} s'}, {report.elapsed_s:.1f} s in all",
+             style="bold green" if report.passed else "bold red")
+    if args.json:
+        write_json(args.json, report.to_json())
+    if args.readme:
+        path = Path(args.readme)
+        try:
+            updated = replace_readme_table(path.read_text(encoding="utf-8"), markdown_table(report))
+        except ValueError as error:
+            raise UsageError(f"--readme {args.readme}: {error}") from None
+        path.write_text(updated, encoding="utf-8")
+    return EXIT_PASSED if report.passed else EXIT_FAILED

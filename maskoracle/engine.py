@@ -212,17 +212,6 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
     smallest: list[Failure] = []  # the smallest failure seen so far, in case shrinking runs out of time
     first_failure_at: list[float] = []
 
-    @hypothesis_seed(run.seed)
-    @settings(
-        max_examples=max_examples or run.max_examples,
-        deadline=None,
-        database=run.database,
-        suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
-        report_multiple_bugs=False,
-        print_blob=False,
-    )
-    @given(strategy)
     def prop(example: MaskExample) -> None:
         if first_failure_at and time.perf_counter() - first_failure_at[0] > run.shrink_budget_s:
             raise _ShrinkBudgetSpent
@@ -239,9 +228,23 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
 
     # Hypothesis keys saved examples by the test function; ours is the same function for every target and
     # check, so the key gets what tells them apart (the hook Hypothesis's own stateful testing uses).
-    prop.hypothesis.inner_test._hypothesis_internal_add_digest = f"{run.key}/{state.name}".encode()  # type: ignore[attr-defined]
+    prop._hypothesis_internal_add_digest = f"{run.key}/{state.name}".encode()  # type: ignore[attr-defined]
+    if run.database is None:
+        prop = hypothesis_seed(run.seed)(prop)
+    else:
+        # @seed would also switch the database off; this is the attribute it sets, without that.
+        prop._hypothesis_internal_use_seed = run.seed  # type: ignore[attr-defined]
+    test = given(strategy)(settings(
+        max_examples=max_examples or run.max_examples,
+        deadline=None,
+        database=run.database,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=False,
+    )(prop))
     try:
-        prop()
+        test()
     except Failure as failure:
         failure = fewer_batch_rows(body, failure)
         return state.result("failed", failure.message, failure.counterexample)

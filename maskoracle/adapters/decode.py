@@ -31,7 +31,12 @@ def decode_mask(result: Any, adapter: Adapter, B: int, L: int) -> np.ndarray:
     if not adapter.is_array(result):
         raise BadResult(f"returned {type(result).__name__}, not a {adapter.framework} array; expected a bool or "
                         "additive float mask [B, L, L] or [B, 1, L, L]")
-    array = adapter.to_numpy(result)
+    try:
+        array = adapter.to_numpy(result)
+    except Exception as error:  # a meta tensor, a sparse layout, a subclass that refuses: say so
+        raise BadResult(f"returned a {type(result).__name__} that cannot be read on the host: "
+                        f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+                        ) from None
     shape = list(array.shape)
     if shape == [B, 1, L, L]:
         array = array[:, 0]

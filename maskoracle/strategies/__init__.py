@@ -28,6 +28,7 @@ from ._internal import (
     _choice,
     boundary_examples,
     mask_examples_impl,
+    realistic_examples,
 )
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "att_dtypes",
     "boundary_examples",
     "mask_examples",
+    "realistic_examples",
 ]
 
 MAX_LENGTH = 1 << 14

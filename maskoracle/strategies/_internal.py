@@ -328,3 +328,49 @@ def _boundary_att(layout: str, blocks: int) -> np.ndarray:
         # A short bidirectional prefix, then all 1s: the block count still reaches the boundary.
         return np.concatenate([np.zeros(2, dtype=bool), np.ones(blocks, dtype=bool)])
     return np.ones(blocks, dtype=bool)
+
+
+# Real models' segment sizes (SPEC §8): (images, language, language real, suffix att) per layout. pi0 and pi0.5
+# take three 224 px images of 256 tokens each; SmolVLA 64 tokens per image; language budgets of 48 and 200.
+_REALISTIC: dict[str, tuple[int, int, int, list[bool]]] = {
+    "pi0": (768, 48, 20, [True, True] + [False] * 49),  # state, then 50 actions [1, 0, 0, ...]
+    "pi05": (768, 200, 60, [True] + [False] * 49),
+    "pi05_subtask": (768, 200, 60, [True] * 20 + [True] + [False] * 49),  # 20 subtask tokens, then actions
+    "smolvla": (192, 48, 20, [True] + [True] * 50),  # state at the end of the prefix, actions all 1
+    "fast": (768, 48, 20, [True] * 180),  # FAST action tokens, causal
+}
+
+
+def realistic_examples(layout: str = "any", padding: str = "any") -> list[MaskExample]:
+    """Long inputs with the segment sizes of real models, where chunked or tiled implementations break.
+
+    Model layouts get their own sizes (pi0: 768 image + 48 language tokens, then state and 50 actions, L =
+    867); the generic ones a 1,100-token bidirectional prefix followed by 1,000 causal tokens, so that every
+    block boundary a 512-, 1024- or 2048-wide tile can cut is crossed.
+    """
+    _choice(layout, LAYOUTS, "layout")
+    _choice(padding, PADDINGS, "padding")
+    if layout in _REALISTIC:
+        images, language, language_real, suffix = _REALISTIC[layout]
+        att = [False] * (images + language) + suffix
+        own_pad = [True] * images + [True] * language_real + [False] * (language - language_real) + \
+            [True] * len(suffix)
+    else:
+        prefix = 1100
+        if layout == "causal":
+            att = [True] * 2100
+        elif layout == "bidirectional":
+            att = [False] * 2100
+        else:
+            att = [False] * prefix + [True] * 1000
+        own_pad = [True] * len(att)
+    L = len(att)
+    if padding == "any":
+        pad = own_pad
+    else:
+        pad = [True] * L
+        if padding == "right":
+            pad[-1] = False
+        elif padding == "left":
+            pad[0] = False
+    return [MaskExample(np.array([pad], dtype=bool), np.array([att], dtype=bool))]

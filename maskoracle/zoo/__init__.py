@@ -23,6 +23,9 @@ class ZooEntry:
     options: dict[str, Any] = field(default_factory=dict)
     equivalent: bool = False
     size_dependent: bool = False
+    # Wrong only through the history of calls (a cache, a reused buffer, randomness): no single input
+    # reproduces it on its own, so its counterexample cannot be shrunk like the others'.
+    history_dependent: bool = False
 
     @property
     def doc(self) -> str:

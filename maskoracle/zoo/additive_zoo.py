@@ -30,7 +30,7 @@ def additive_minus_one(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
 
 
 def additive_minus_1e3(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-    """Masked value -1e3: above SPEC §6's -1e4 threshold, so logits of a few hundred leak through."""
+    """Masked value -1e3: above SPEC §6's -1e4 threshold, too weak a bias once logit gaps near 1e3."""
     return _bias(_right_mask(pad, att), -1e3)
 
 

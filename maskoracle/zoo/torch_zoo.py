@@ -1,8 +1,10 @@
 """PyTorch mask implementations with known verdicts: deliberate bugs (SPEC §7) and right-by-another-route ones.
 
 Each function is a short, plausible ``make_att_2d_masks`` port with one thing wrong (or nothing wrong, for the
-``correct_*`` ones). The project's tests and ``maskoracle selftest`` check that the suite kills every bug and
-raises no false alarm on the correct ones.
+``correct_*`` ones): in the mask itself, in what it does at some lengths or att dtypes, or in the calling contract
+(``CONTRACT_BUGS``: inputs modified, results aliased, state kept between calls, the wrong device). The project's
+tests and ``maskoracle selftest`` check that the suite kills every bug and raises no false alarm on the correct
+ones. Additive biases and result shapes are in ``additive_zoo``.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def float16_blocks(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
 
 
 def cumsum_in_input_dtype(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-    """Correct for bool/int att, but cumsums in att's own dtype: wrong when att arrives as bfloat16."""
+    """Correct for bool/int att, but cumsums in att's own dtype: wrong for bfloat16 or float16 att (SPEC §7)."""
     blocks = torch.cumsum(att, dim=1) if att.is_floating_point() else torch.cumsum(att.long(), dim=1)
     pad = pad.bool()
     return (blocks[:, None, :] <= blocks[:, :, None]) & pad[:, None, :] & pad[:, :, None]
@@ -189,6 +191,23 @@ def all_zero_att_causal(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     return _reference(pad, att)
 
 
+def query_blocks_skip_padding(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Query block ids count real tokens only, key ids every position: left-padded real rows can see nothing."""
+    att = att.long()
+    query_blocks = torch.cumsum(att * pad.long(), dim=1)
+    key_blocks = torch.cumsum(att, dim=1)
+    pad = pad.bool()
+    return (key_blocks[:, None, :] <= query_blocks[:, :, None]) & pad[:, None, :] & pad[:, :, None]
+
+
+def ignores_att(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Ignores att and returns the causal mask with padding: right only when every att is 1 (``--layout causal``)."""
+    L = pad.shape[1]
+    lower = torch.ones(L, L, dtype=torch.bool, device=pad.device).tril()
+    pad = pad.bool()
+    return lower[None] & pad[:, None, :] & pad[:, :, None]
+
+
 @functools.cache
 def _lower_triangle_1024() -> torch.Tensor:
     return torch.ones(1024, 1024).tril()
@@ -200,6 +219,22 @@ def cached_triangle_1024(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     triangle = _lower_triangle_1024()[:L, :L].to(pad.device)
     blocks = att.float() @ triangle.T  # exact: integer sums far below 2**24
     return _from_blocks(blocks, pad)
+
+
+QUERY_CHUNK = 512
+
+
+def chunked_rows_causal_shortcut(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Query rows in chunks of 512, each against keys up to its chunk's end: a block crossing a chunk is cut."""
+    B, L = pad.shape
+    blocks = torch.cumsum(att.long(), dim=1)
+    pad = pad.bool()
+    out = torch.zeros(B, L, L, dtype=torch.bool, device=pad.device)
+    for start in range(0, L, QUERY_CHUNK):
+        end = min(start + QUERY_CHUNK, L)  # keys past ``end`` assumed unseen, as they would be if causal
+        allowed = blocks[:, None, :end] <= blocks[:, start:end, None]
+        out[:, start:end, :end] = allowed & pad[:, None, :end] & pad[:, start:end, None]
+    return out
 
 
 def single_sequence_only(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
@@ -264,6 +299,22 @@ def cached_by_id(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     if key not in _CACHE:
         _CACHE[key] = _reference(pad, att)
     return _CACHE[key]
+
+
+_WORKSPACE: list[torch.Tensor] = []  # one preallocated output, replaced when the shape changes
+
+
+def reused_output_buffer(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Returns one preallocated output buffer every call: the next call of the same shape overwrites the result."""
+    B, L = pad.shape
+    if not _WORKSPACE or _WORKSPACE[0].shape != (B, L, L) or _WORKSPACE[0].device != pad.device:
+        _WORKSPACE[:] = [torch.empty(B, L, L, dtype=torch.bool, device=pad.device)]
+    out = _WORKSPACE[0]
+    blocks = torch.cumsum(att.long(), dim=1)
+    torch.le(blocks[:, None, :], blocks[:, :, None], out=out)
+    out &= pad.bool()[:, None, :]
+    out &= pad.bool()[:, :, None]
+    return out
 
 
 def numpy_round_trip_on_cpu(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
@@ -364,14 +415,18 @@ ENTRIES: list[ZooEntry] = [
     ZooEntry("clamped_block_ids", clamped_block_ids),
     ZooEntry("causal_within_blocks", causal_within_blocks),
     ZooEntry("all_zero_att_causal", all_zero_att_causal),
+    ZooEntry("query_blocks_skip_padding", query_blocks_skip_padding),
+    ZooEntry("ignores_att", ignores_att),
     ZooEntry("cached_triangle_1024", cached_triangle_1024, size_dependent=True),
+    ZooEntry("chunked_rows_causal_shortcut", chunked_rows_causal_shortcut, size_dependent=True),
     ZooEntry("single_sequence_only", single_sequence_only),
     ZooEntry("clears_first_att_bit_in_place", clears_first_att_bit_in_place),
     ZooEntry("cumsum_in_place", cumsum_in_place, options={"att_dtype": "int64"}),
     ZooEntry("unsqueezes_pad_in_place", unsqueezes_pad_in_place),
     ZooEntry("bidirectional_fast_path_view", bidirectional_fast_path_view),
-    ZooEntry("flaky_cell", flaky_cell),
-    ZooEntry("cached_by_id", cached_by_id),
+    ZooEntry("flaky_cell", flaky_cell, history_dependent=True),
+    ZooEntry("cached_by_id", cached_by_id, history_dependent=True),
+    ZooEntry("reused_output_buffer", reused_output_buffer, history_dependent=True),
     ZooEntry("numpy_round_trip_on_cpu", numpy_round_trip_on_cpu, options={"device": "cuda"}),
     ZooEntry("correct_searchsorted", correct_searchsorted, equivalent=True),
     ZooEntry("correct_single_comparison", correct_single_comparison, equivalent=True),
@@ -384,15 +439,21 @@ ENTRIES: list[ZooEntry] = [
              equivalent=True),
     ZooEntry("correct_cummax_starts", correct_cummax_starts, equivalent=True),
     ZooEntry("correct_block_by_block", correct_block_by_block, equivalent=True),
+    # Bugs above that are right under the option a user of them would pass (SPEC §3, §4; --layout).
+    ZooEntry("keys_only_padding_pad_queries_free", keys_only_padding, options={"pad_queries": "free"},
+             equivalent=True),
+    ZooEntry("explanation_rowwise_spec_rowwise", explanation_rowwise, options={"spec": "rowwise"}, equivalent=True),
+    ZooEntry("ignores_att_layout_causal", ignores_att, options={"layout": "causal"}, equivalent=True),
 ]
 
-# Bugs whose mask values are right on every input: the calling contract is broken instead (the inputs are
-# modified, the result aliases an input, depends on earlier calls or sits on another device). Comparing values
-# with the oracle cannot show them.
+# Bugs that one call's values, compared with the oracle, cannot reliably show: the mask is right but the calling
+# contract is broken (an input modified, the result a view of an input or of an earlier result, on another
+# device), or the result depends on earlier calls (a flaky cell, a stale cache).
 CONTRACT_BUGS = frozenset({
     "clears_first_att_bit_in_place", "cumsum_in_place", "unsqueezes_pad_in_place", "bidirectional_fast_path_view",
-    "flaky_cell", "cached_by_id", "numpy_round_trip_on_cpu",
+    "flaky_cell", "cached_by_id", "reused_output_buffer", "numpy_round_trip_on_cpu",
 })
 
 BUGS = tuple(entry.fn for entry in ENTRIES if not entry.equivalent)
-CORRECT = tuple(entry.fn for entry in ENTRIES if entry.equivalent and entry.fn is not cumsum_in_input_dtype)
+# Right under the default options (a function that is a bug elsewhere is right only under its entry's options).
+CORRECT = tuple(entry.fn for entry in ENTRIES if entry.equivalent and not entry.options and entry.fn not in BUGS)
