@@ -13,13 +13,13 @@ import numpy as np
 def fast_reference_mask(
     pad: np.ndarray, att: np.ndarray, spec: str = "block_causal", pad_queries: str = "masked"
 ) -> np.ndarray:
-    """``reference_mask`` for bool ``[B, L]`` numpy arrays, by broadcasting. Block ids are int64 cumsums."""
+    """``reference_mask`` for bool ``[B, L]`` numpy arrays, by broadcasting. Block ids are int32 cumsums."""
     if pad_queries not in ("masked", "free"):
         raise ValueError(f"unknown pad-query policy {pad_queries!r}")
     pad = np.asarray(pad, dtype=bool)
     att = np.asarray(att, dtype=bool)
     if spec == "block_causal":
-        block = np.cumsum(att, axis=1, dtype=np.int64)
+        block = np.cumsum(att, axis=1, dtype=np.int32)  # exact up to 2**31 blocks
         mask = block[:, None, :] <= block[:, :, None]
     elif spec == "rowwise":
         L = pad.shape[1]
