@@ -29,6 +29,7 @@ from .engine import (
     MaskFn,
     Runner,
     RunSettings,
+    mark,
     run_fixed,
     run_property,
 )
@@ -323,13 +324,8 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
                 first, second = runner.compute(pad, att), runner.compute(pad, att)
             except Failure:
                 return  # raising or a bad result: the equivalence checks report that
-            differ = np.not_equal(first, second) & runner.compared_rows(pad)[:, :, None]
-            if differ.any():
-                b, query, key = (int(x) for x in np.argwhere(differ)[0])
-                raise Failure(f"two calls on the same input disagree at cell (b={b}, query={query}, key={key}): "
-                              f"{mark_pair(first[b, query, key], second[b, query, key])}",
-                              Counterexample(pad.copy(), att.copy(), first, second, runner.compared_rows(pad),
-                                             note="expected = first call, actual = second call"))
+            _fail_if_changed(runner, pad, att, first, second, "two calls on the same input disagree",
+                             "expected = first call, actual = second call")
 
         return run_property(state("deterministic"), small_examples(), body, run, few)
 
@@ -344,14 +340,10 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
                 later = runner.decode(first_call, pad, att)
             except Failure:
                 return  # raising or a bad result: the equivalence checks report that
-            differ = np.not_equal(first, later) & runner.compared_rows(pad)[:, :, None]
-            if differ.any():
-                b, query, key = (int(x) for x in np.argwhere(differ)[0])
-                raise Failure(f"the result of a call changed when the implementation was called again: cell "
-                              f"(b={b}, query={query}, key={key}) went {mark_pair(first[b, query, key], later[b, query, key])}"
-                              " (a reused output buffer or cache?)",
-                              Counterexample(pad.copy(), att.copy(), first, later, runner.compared_rows(pad),
-                                             note="expected = the result when returned, actual = after a second call"))
+            _fail_if_changed(runner, pad, att, first, later,
+                             "the result of a call changed when the implementation was called again (a reused "
+                             "output buffer or cache?)",
+                             "expected = the result when returned, actual = after a second call")
 
         return run_property(state("results_stay_valid"), small_examples(), body, run, few)
 
@@ -416,8 +408,15 @@ def _plain(value: Any) -> str:
     return str(int(item)) if isinstance(item, bool) else str(item)
 
 
-def mark_pair(first: Any, second: Any) -> str:
-    return f"{'✓' if first else '✗'} then {'✓' if second else '✗'}"
+def _fail_if_changed(runner: Runner, pad: np.ndarray, att: np.ndarray, first: np.ndarray, second: np.ndarray,
+                     what: str, note: str) -> None:
+    """``Failure`` naming the first compared cell where two masks of the same input differ."""
+    differ = np.not_equal(first, second) & runner.compared_rows(pad)[:, :, None]
+    if differ.any():
+        b, query, key = (int(x) for x in np.argwhere(differ)[0])
+        raise Failure(f"{what}: cell (b={b}, query={query}, key={key}) was {mark(first[b, query, key])}, then "
+                      f"{mark(second[b, query, key])}",
+                      Counterexample(pad.copy(), att.copy(), first, second, runner.compared_rows(pad), note=note))
 
 
 def _exhaustive(runner: Runner, options: CheckOptions) -> CheckResult:
