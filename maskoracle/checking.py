@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -18,9 +17,9 @@ from typing import Any
 
 import numpy as np
 from hypothesis import settings
-from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .adapters import UsageError, get_adapter
+from .database import resolve_database
 from .engine import (
     Aborted,
     Call,
@@ -54,7 +53,6 @@ EXHAUSTIVE_MAX_LENGTH = 8
 EXHAUSTIVE_CALL_BUDGET_S = 1.0
 EXHAUSTIVE_BUDGET_S = 3.0
 MAX_TIMEOUT_S = 86_400.0  # a day: beyond it the timer cannot be armed on every platform
-DATABASE_ENVIRONMENT_VARIABLE = "MASKORACLE_DB"
 
 CHECK_DESCRIPTIONS = {
     "output_format": "the result is a bool or additive float mask of shape [B, L, L] or [B, 1, L, L]",
@@ -105,19 +103,6 @@ class CheckOptions:
             raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds, got {self.timeout}")
 
 
-def _database(db: str | None, seed_given: bool) -> Any:
-    """The example database: ``--db``/``MASKORACLE_DB`` (a directory, ``none`` or ``default``), else
-    Hypothesis's default (``.hypothesis/examples``). With an explicit ``--seed`` and no ``--db`` there is
-    none, so the run repeats exactly whatever earlier runs saved.
-    """
-    chosen = db or os.environ.get(DATABASE_ENVIRONMENT_VARIABLE)
-    if chosen is not None and chosen.lower() == "none":
-        return None
-    if chosen and chosen != "default":
-        return DirectoryBasedExampleDatabase(chosen)
-    return None if seed_given and chosen != "default" else settings().database
-
-
 def check(
     fn: MaskFn,
     *,
@@ -136,6 +121,7 @@ def check(
     target: str | None = None,
     checks: Iterable[str] | None = None,
     progress: Callable[[str, CheckResult | None], None] | None = None,
+    examples_progress: Callable[[str, int, int], None] | None = None,
 ) -> CheckReport:
     """Check ``fn(pad_masks, att_masks) -> mask`` against the oracle; return a ``CheckReport``.
 
@@ -144,10 +130,12 @@ def check(
     True
 
     Options are those of ``maskoracle check`` (INTERFACE.md). ``profile`` is ``dev``, ``ci`` or ``nightly``
-    (``maskoracle.profiles``); ``db`` a directory for the example database or ``"none"``. ``checks``
-    restricts the run to named checks (``check_names(spec)``); ``progress(name, result)`` is called before
-    (result ``None``) and after each. Raises ``UsageError`` for a bad option value; a misbehaving ``fn``
-    never raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run, as Ctrl-C would).
+    (``maskoracle.profiles``); ``db`` the example database (``maskoracle.database``: a directory, a Redis
+    URL, several comma-separated, or ``"none"``). ``checks`` restricts the run to named checks
+    (``check_names(spec)``); ``progress(name, result)`` is called before (result ``None``) and after each;
+    ``examples_progress(name, passed, planned)`` after each passing example of a random search. Raises
+    ``UsageError`` for a bad option value; a misbehaving ``fn`` never raises, it fails checks (a
+    ``KeyboardInterrupt`` it raises stops the run, as Ctrl-C would).
     """
     options = CheckOptions(spec, framework, device, layout, padding, pad_queries, att_dtype, max_examples,
                            timeout, seed)
@@ -171,8 +159,9 @@ def check(
         max_examples=max_examples,
         seed=seed,
         shrink_budget_s=chosen_profile.shrink_budget_s if chosen_profile else DEFAULT_SHRINK_BUDGET_S,
-        database=_database(db, seed_given),
+        database=resolve_database(db, seed_given),
         key=f"maskoracle/{target}/{spec}/{framework}/{layout}/{padding}/{pad_queries}/{att_dtype}",
+        on_example=examples_progress,
     )
     runner = Runner(fn, adapter, spec, pad_queries, att_dtype, timeout)
     report = CheckReport(

@@ -72,8 +72,9 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_seed, default=None, help="seed for a reproducible run (default random)")
     parser.add_argument("--profile", choices=PROFILE_NAMES, default=None,
                         help="dev, ci (derandomised) or nightly (long campaigns); default $MASKORACLE_PROFILE")
-    parser.add_argument("--db", metavar="DIR", default=None,
-                        help="example database directory, or 'none' (default $MASKORACLE_DB, else .hypothesis/)")
+    parser.add_argument("--db", metavar="DB", default=None,
+                        help="example database: a directory, redis://HOST:PORT/N, several comma-separated, or "
+                             "'none' (default $MASKORACLE_DB, else .hypothesis/)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from contextlib import nullcontext
 from typing import Any
 
@@ -16,30 +17,51 @@ from .reports.terminal import Output, block_line, render_failure, render_mask, r
 from .results import CheckReport, CheckResult
 from .targets import load_target
 
+PLAIN_PROGRESS_EVERY_S = 30.0  # piped output (CI logs): a line per long-running check at most this often
 
-def _progress(out: Output, total: int) -> tuple[Any, Any]:
-    """A rich progress bar over the checks on a terminal; nothing when piped."""
+
+def _progress(out: Output, total: int) -> tuple[Any, Any, Any]:
+    """Progress over the checks and, within a random search, over its examples.
+
+    On a terminal a rich progress bar; piped, a plain line every 30 s while a long search runs (a nightly
+    campaign's log shows it is alive and how far it got), and nothing for short runs.
+    """
     if not out.rich:
-        return nullcontext(), None
+        last = [time.monotonic()]
+
+        def plain_examples(name: str, passed: int, planned: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PLAIN_PROGRESS_EVERY_S:
+                last[0] = now
+                out.line(f"  {name}: {passed}/{planned} examples passed so far")
+
+        def plain_checks(name: str, result: CheckResult | None) -> None:
+            last[0] = time.monotonic()
+
+        return nullcontext(), plain_checks, plain_examples
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(TextColumn("{task.description:<32}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TimeElapsedColumn(), console=out.console, transient=True)
-    task = progress.add_task("checking", total=total)
+                        TextColumn("{task.fields[examples]}"), TimeElapsedColumn(), console=out.console,
+                        transient=True)
+    task = progress.add_task("checking", total=total, examples="")
 
     def update(name: str, result: CheckResult | None) -> None:
         if result is None:
-            progress.update(task, description=name)
+            progress.update(task, description=name, examples="")
         else:
             progress.advance(task)
 
-    return progress, update
+    def examples(name: str, passed: int, planned: int) -> None:
+        progress.update(task, examples=f"{passed}/{planned} examples")
+
+    return progress, update, examples
 
 
 def _check_with_progress(fn: Any, out: Output, **options: Any) -> CheckReport:
-    bar, update = _progress(out, len(check_names(options.get("spec", "block_causal"))))
+    bar, update, examples = _progress(out, len(check_names(options.get("spec", "block_causal"))))
     with bar:
-        return check(fn, progress=update, **options)
+        return check(fn, progress=update, examples_progress=examples, **options)
 
 
 def run_check(args: argparse.Namespace) -> int:

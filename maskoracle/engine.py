@@ -66,6 +66,8 @@ class RunSettings:
     shrink_budget_s: float
     database: Any  # a Hypothesis ExampleDatabase, or None
     key: str  # tells this target's and options' saved examples from every other's
+    # on_example(check name, examples passed so far, examples planned) during properties: long campaigns' progress.
+    on_example: Callable[[str, int, int], None] | None = None
 
 
 @dataclass
@@ -209,6 +211,7 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
     seen. Failures are saved in ``run.database`` under a key of the target, the check and the options, and
     replayed first by the next run with the same key.
     """
+    budget = max_examples or run.max_examples
     smallest: list[Failure] = []  # the smallest failure seen so far, in case shrinking runs out of time
     first_failure_at: list[float] = []
 
@@ -225,6 +228,8 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
             raise
         if not first_failure_at:
             state.examples += 1
+            if run.on_example is not None:
+                run.on_example(state.name, state.examples, budget)
 
     # Hypothesis keys saved examples by the test function; ours is the same function for every target and
     # check, so the key gets what tells them apart (the hook Hypothesis's own stateful testing uses).
@@ -235,7 +240,7 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
         # @seed would also switch the database off; this is the attribute it sets, without that.
         prop._hypothesis_internal_use_seed = run.seed  # type: ignore[attr-defined]
     test = given(strategy)(settings(
-        max_examples=max_examples or run.max_examples,
+        max_examples=budget,
         deadline=None,
         database=run.database,
         suppress_health_check=list(HealthCheck),

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from ..adapters import FRAMEWORKS, UsageError
+from ..database import chosen_database
 from ..oracle import PAD_QUERY_POLICIES, SPECS
 from ..strategies import ATT_DTYPES, LAYOUTS, PADDINGS
+
+WORKER_SEED_KEY = "maskoracle_seed"
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seed for a reproducible run (default: random, printed in the header)")
     group.addoption("--mask-profile", choices=("dev", "ci", "nightly"), default=None,
                     help="run profile (default $MASKORACLE_PROFILE)")
-    group.addoption("--mask-db", default=None, metavar="DIR",
-                    help="example database directory or 'none' (default $MASKORACLE_DB, else .hypothesis/)")
+    group.addoption("--mask-db", default=None, metavar="DB",
+                    help="example database: a directory, redis://HOST:PORT/N, several comma-separated, or 'none' "
+                         "(default $MASKORACLE_DB, else .hypothesis/); shared by xdist workers and machines")
 
 
 def _seed(config: pytest.Config) -> int:
+    """``--mask-seed``, else one random seed per session: drawn by the xdist controller and handed to every
+    worker (``pytest_configure_node``), so that a parallel run checks exactly what a serial one would.
+    """
     seed = config.getoption("--mask-seed")
+    if seed is None:
+        seed = getattr(config, "workerinput", {}).get(WORKER_SEED_KEY)
     if seed is None:
         seed = getattr(config, "_maskoracle_seed", None)
         if seed is None:
@@ -58,11 +67,21 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"maskoracle: spec {config.getoption('--mask-spec')}, seed {_seed(config)} (repeat with --mask-seed)"
 
 
+class _XdistController:
+    """Registered on the xdist controller only: every worker gets the controller's session seed."""
+
+    @staticmethod
+    def pytest_configure_node(node: Any) -> None:
+        node.workerinput[WORKER_SEED_KEY] = _seed(node.config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """With ``--mask-impl`` given, load the targets and validate every ``--mask-*`` value before collection."""
     targets = config.getoption("--mask-impl", default=[])
     if not targets:
         return
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_XdistController(), "maskoracle-xdist-controller")
     from ..checking import CheckOptions
     from ..targets import load_target
 
@@ -77,6 +96,13 @@ def pytest_configure(config: pytest.Config) -> None:
         CheckOptions(**{name: value for name, value in options.items() if name not in ("profile", "db")}).validate()
     except UsageError as error:
         raise pytest.UsageError(str(error).replace("--", "--mask-", 1)) from None
+    from ..database import open_database
+
+    if options["db"] is not None:
+        try:
+            open_database(options["db"], "--mask-db")  # a database that cannot be opened stops the run here
+        except UsageError as error:
+            raise pytest.UsageError(str(error)) from None
     if options["framework"] == "jax":
         raise pytest.UsageError("--mask-framework jax is not supported yet; use torch or numpy")
     config._maskoracle_impls = impls  # type: ignore[attr-defined]
@@ -113,7 +139,7 @@ def _options(config: pytest.Config) -> dict[str, Any]:
         "profile": get("--mask-profile"),
         # The session's seed is drawn here when --mask-seed is absent; that is no reason to go without the
         # example database, which check() otherwise drops for an explicit seed.
-        "db": get("--mask-db") or (None if get("--mask-seed") is not None else "default"),
+        "db": chosen_database(get("--mask-db")) or (None if get("--mask-seed") is not None else "default"),
     }
 
 
