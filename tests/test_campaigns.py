@@ -117,7 +117,7 @@ def test_none_and_default_and_directory(tmp_path: Path) -> None:
     # An explicit seed without a chosen database runs without one, so that the run repeats exactly.
     assert resolve_database(None, seed_given=True) is None
     # Otherwise Hypothesis's own choice (its built-in "ci" profile, active where $CI is set, has none).
-    assert resolve_database(None, seed_given=False) is settings().database
+    assert resolve_database(None, seed_given=False) == settings().database
 
 
 def test_environment_variable_chooses_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
