@@ -121,10 +121,10 @@ def _database(db: str | None, seed_given: bool) -> Any:
 def check(
     fn: MaskFn,
     *,
-    spec: str = "block_causal",
+    spec: Any = "block_causal",
     framework: str = "torch",
     device: str = "cpu",
-    layout: str = "any",
+    layout: Any = "any",
     padding: str = "any",
     pad_queries: str = "masked",
     att_dtype: str = "bool",
@@ -146,9 +146,18 @@ def check(
     Options are those of ``maskoracle check`` (INTERFACE.md). ``profile`` is ``dev``, ``ci`` or ``nightly``
     (``maskoracle.profiles``); ``db`` a directory for the example database or ``"none"``. ``checks``
     restricts the run to named checks (``check_names(spec)``); ``progress(name, result)`` is called before
-    (result ``None``) and after each. Raises ``UsageError`` for a bad option value; a misbehaving ``fn``
+    (result ``None``) and after each. ``spec`` or ``layout`` may be a grouped ``Layout`` (or the name of a
+    built-in one, or ``path/file.py:NAME``): see ``maskoracle.layout_checking``. Raises ``UsageError`` for a bad option value; a misbehaving ``fn``
     never raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run, as Ctrl-C would).
     """
+    from .layout_checking import check_layout, resolve_layout_arguments
+
+    grouped = resolve_layout_arguments(spec, layout)  # a grouped Layout (maskoracle.layouts) as spec or layout
+    if grouped is not None:
+        return check_layout(fn, grouped[0], grouped[1], framework=framework, device=device, padding=padding,
+                            pad_queries=pad_queries, att_dtype=att_dtype, max_examples=max_examples,
+                            timeout=timeout, seed=seed, profile=profile, db=db, target=target, checks=checks,
+                            progress=progress)
     options = CheckOptions(spec, framework, device, layout, padding, pad_queries, att_dtype, max_examples,
                            timeout, seed)
     options.validate()
