@@ -85,6 +85,11 @@ def run_explain(args: argparse.Namespace) -> int:
             payload["vs"] = {"spec": args.vs, "mask": other.astype(int).tolist(),
                              "differing_cells": [[int(x) for x in cell] for cell in np.argwhere(mask != other)]}
         write_json(args.json, payload)
+    if getattr(args, "png", None):
+        from .commands_design import explain_png
+
+        explain_png(args.png, pad, att, mask, other, args.spec, args.vs, labels)
+        out.line(f"picture written to {args.png}")
     return EXIT_PASSED
 
 

@@ -38,17 +38,24 @@ class Leak:
         return len(self.path) - 1
 
 
-def shortest_paths(mask: np.ndarray, pad: np.ndarray, reader: int, layers: int) -> dict[int, tuple[int, ...]]:
+def readable_keys(mask: np.ndarray, pad: np.ndarray) -> list[list[int]]:
+    """For each token of one batch entry, the real keys it reads in one layer, in sequence order."""
+    return [[int(key) for key in np.flatnonzero(np.asarray(row, dtype=bool) & pad)] for row in mask]
+
+
+def shortest_paths(mask: np.ndarray, pad: np.ndarray, reader: int, layers: int,
+                   readable: list[list[int]] | None = None) -> dict[int, tuple[int, ...]]:
     """Breadth-first search from ``reader`` in one batch entry's mask ``[L, L]``: every real token it reads
     within ``layers`` steps, with a shortest path ``(reader, ..., token)`` (keys tried in sequence order)."""
-    L = mask.shape[0]
+    if readable is None:
+        readable = readable_keys(mask, pad)
     paths: dict[int, tuple[int, ...]] = {reader: (reader,)}
     frontier = [reader]
     for _ in range(layers):
         following = []
         for token in frontier:
-            for key in range(L):
-                if pad[key] and mask[token, key] and key not in paths:
+            for key in readable[token]:  # in sequence order, so the first path found is the earliest
+                if key not in paths:
                     paths[key] = (*paths[token], key)
                     following.append(key)
         if not following:
@@ -69,10 +76,11 @@ def reachability(mask: np.ndarray, pad: np.ndarray, layers: int) -> np.ndarray:
     B, L, _ = mask.shape
     reach = np.zeros((B, L, L), dtype=bool)
     for b in range(B):
+        readable = readable_keys(mask[b], pad[b])
         for reader in range(L):
             if not pad[b, reader]:
                 continue
-            for source in shortest_paths(mask[b], pad[b], reader, layers):
+            for source in shortest_paths(mask[b], pad[b], reader, layers, readable):
                 reach[b, reader, source] = True
     return reach
 
@@ -92,10 +100,11 @@ def find_leaks(mask: np.ndarray, pad: np.ndarray, layers: int = 2) -> list[Leak]
     B, L, _ = mask.shape
     leaks = []
     for b in range(B):
+        readable = readable_keys(mask[b], pad[b])
         for reader in range(L):
             if not pad[b, reader]:
                 continue
-            for source, path in shortest_paths(mask[b], pad[b], reader, layers).items():
+            for source, path in shortest_paths(mask[b], pad[b], reader, layers, readable).items():
                 if not mask[b, reader, source]:
                     leaks.append(Leak(b, reader, source, path))
     return sorted(leaks, key=lambda leak: (len(leak.path), leak.batch, leak.reader, leak.source))
