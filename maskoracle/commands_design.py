@@ -10,8 +10,8 @@ import numpy as np
 from .adapters import UsageError
 from .cli import EXIT_FAILED, EXIT_PASSED, parse_bit_rows, write_json
 from .oracle import Leak, find_leaks, reachability, reference_mask
+from .reports.tables import format_bits, render_comparison_rich, render_comparison_text, row_expression
 from .reports.terminal import Output, block_line
-from .reports.tables import format_bits, render_comparison_rich, render_comparison_text
 
 
 def token_names(labels: list[str] | None, L: int) -> list[str]:
@@ -120,7 +120,7 @@ def run_leaks(args: argparse.Namespace) -> int:
             out.line(f"batch {b}: pad {format_bits(pad[b])}")
         titles = ("one layer", f"after {layers} layers")
         table_args = (mask[b], reach[b], pad[b], att[b] if found["has_att"] else np.zeros(L, dtype=bool))
-        options = {"compared_rows": pad[b], "labels": found["labels"], "titles": titles}
+        options: dict[str, Any] = {"compared_rows": pad[b], "labels": found["labels"], "titles": titles}
         out.renderable(render_comparison_rich(*table_args, **options) if out.rich else None,
                        render_comparison_text(*table_args, **options))
         out.line()
@@ -186,26 +186,33 @@ def run_diff(args: argparse.Namespace) -> int:
         out.line(f"they differ: {result.message}", style="bold red")
         B, L = result.pad.shape
         for b in range(B):
-            out.line(f"  pad[{b}] = {format_bits(result.pad[b])}   att[{b}] = {format_bits(result.att[b])}   "
-                     f"blocks {block_line(result.att[b])}")
+            if L <= 64:
+                out.line(f"  pad[{b}] = {format_bits(result.pad[b])}   att[{b}] = {format_bits(result.att[b])}   "
+                         f"blocks {block_line(result.att[b])}")
+            else:
+                out.line(f"  pad[{b}] = {row_expression(result.pad[b])}   att[{b}] = {row_expression(result.att[b])}"
+                         f"   (L = {L}, {int(result.att[b].sum())} att ones)")
         cells = result.differing_cells()
         b = cells[0][0] if cells else 0
         if result.mask_a is not None and result.mask_b is not None:
             compared = result.pad[b] if args.pad_queries == "free" else None
             table_args = (result.mask_a[b], result.mask_b[b], result.pad[b], result.att[b])
-            options = {"compared_rows": compared, "titles": (f"A: {result.a}", f"B: {result.b}")}
+            options: dict[str, Any] = {"compared_rows": compared, "titles": (f"A: {result.a}", f"B: {result.b}")}
             out.renderable(render_comparison_rich(*table_args, **options) if out.rich else None,
                            render_comparison_text(*table_args, **options))
-        out.line("reproduce: maskoracle explain --pad " + ",".join(format_bits(r) for r in result.pad) +
-                 " --att " + ",".join(format_bits(r) for r in result.att))
+        if L <= 64:
+            out.line("see it: maskoracle explain --pad " + ",".join(format_bits(r) for r in result.pad) +
+                     " --att " + ",".join(format_bits(r) for r in result.att))
         if args.png and result.mask_a is not None and result.mask_b is not None:
             from .reports.pictures import Panel, save_mask_png
 
             differ = result.mask_a[b] != result.mask_b[b]
+            first = [int(x) for x in np.argwhere(differ)[0]] if differ.any() else None
+            notes = [f"{int(differ.sum())} differing cell(s), first (query, key) = {tuple(first)}"] if first else []
             save_mask_png(args.png, [Panel(f"A: {result.a}", result.mask_a[b]),
-                                     Panel(f"B: {result.b}", result.mask_b[b], differ, "differs from A")],
-                          result.pad[b], title=f"maskoracle diff: pad {format_bits(result.pad[b])}, "
-                                               f"att {format_bits(result.att[b])}")
+                                     Panel(f"B: {result.b}", result.mask_b[b], differ, "differs from A", notes)],
+                          result.pad[b], title=f"maskoracle diff: pad {row_expression(result.pad[b])}, "
+                                               f"att {row_expression(result.att[b])}")
             out.line(f"picture written to {args.png}")
     if args.json:
         write_json(args.json, result.to_json())

@@ -93,6 +93,11 @@ def save_mask_png(path: str | Path, panels: Sequence[Panel], pad: Any, *, labels
         if L > TOKEN_LABELS_UP_TO:
             image[marked] = MARKED  # cells too small for an outline: fill them
         axis.imshow(image, interpolation="nearest", extent=(-0.5, L - 0.5, L - 0.5, -0.5))
+        if L > TOKEN_LABELS_UP_TO and 0 < int(marked.sum()) <= 200:
+            # A few filled cells are a pixel each at this size: ring them so the eye finds them.
+            queries, keys = np.nonzero(marked)
+            axis.scatter(keys, queries, s=160, facecolors="none", edgecolors=[MARKED], linewidths=1.5,
+                         clip_on=False)
         if L <= TOKEN_LABELS_UP_TO:
             for query, key in np.argwhere(marked):
                 axis.add_patch(Rectangle((key - 0.5, query - 0.5), 1, 1, fill=False, edgecolor=MARKED,
@@ -105,6 +110,11 @@ def save_mask_png(path: str | Path, panels: Sequence[Panel], pad: Any, *, labels
             axis.set_yticks(np.arange(-0.5, L, 1), minor=True)
             axis.grid(which="minor", color=(0.75, 0.75, 0.75), linewidth=0.5)
             axis.tick_params(which="minor", length=0)
+        elif labels is None:
+            step = max(1, int(np.ceil(L / 10 / 5) * 5))  # about ten numbered ticks, at multiples of 5
+            axis.set_xticks(range(0, L, step))
+            axis.set_yticks(range(0, L, step))
+            axis.tick_params(labelsize=7)
         else:
             runs = segments_from_labels(names)
             centres = [(first + last) / 2 for _, first, last in runs]
