@@ -93,7 +93,10 @@ def load_layout(text: str) -> Layout:
                          "as path/to/file.py:NAME")
     from .targets import _import
 
-    module = _import(module_part, text)
+    try:
+        module = _import(module_part, text)
+    except UsageError as error:
+        raise UsageError(str(error).replace("TARGET", "layout", 1)) from None
     value: object = module
     for part in attribute.split("."):
         if not hasattr(value, part):
