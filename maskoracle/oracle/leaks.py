@@ -49,21 +49,20 @@ def shortest_paths(mask: np.ndarray, pad: np.ndarray, reader: int, layers: int,
     within ``layers`` steps, with a shortest path ``(reader, ..., token)`` (keys tried in sequence order)."""
     if readable is None:
         readable = readable_keys(mask, pad)
-    paths: dict[int, tuple[int, ...]] = {reader: (reader,)}
-    frontier = [reader]
+    # Breadth first, one layer per round; the reader itself is reached like any token, by a path of at
+    # least one step (it reads itself if it attends itself, or reads something that read it).
+    paths: dict[int, tuple[int, ...]] = {}
+    frontier: list[tuple[int, ...]] = [(reader,)]
     for _ in range(layers):
         following = []
-        for token in frontier:
-            for key in readable[token]:  # in sequence order, so the first path found is the earliest
+        for path in frontier:
+            for key in readable[path[-1]]:  # in sequence order, so the first path found is the earliest
                 if key not in paths:
-                    paths[key] = (*paths[token], key)
-                    following.append(key)
+                    paths[key] = (*path, key)
+                    following.append(paths[key])
         if not following:
             break
         frontier = following
-    # The reader reads itself only if one layer lets it (a token need not attend itself).
-    if not mask[reader, reader]:
-        del paths[reader]
     return paths
 
 
