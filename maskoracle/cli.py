@@ -109,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="show the mask of a (pad, att) input as a ✓/✗ table",
                                   description="Render the mask; batch rows separated by commas: --pad 1110,1111.")
-    explain.add_argument("--pad", required=True, help="pad rows, 1/T real, 0/F padding, e.g. 111110")
-    explain.add_argument("--att", required=True, help="att rows, 1/T starts a new block, e.g. 000111")
+    explain.add_argument("--pad", help="pad rows, 1/T real, 0/F padding, e.g. 111110 (required unless --layout)")
+    explain.add_argument("--att", help="att rows, 1/T starts a new block, e.g. 000111 (required unless --layout)")
     explain.add_argument("--spec", choices=SPECS, default="block_causal")
     explain.add_argument("--vs", choices=SPECS, default=None, help="a second spec to compare with")
     explain.add_argument("--pad-queries", choices=PAD_QUERY_POLICIES, default="masked")
@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", metavar="PATH")
     explain.add_argument("--plain", action="store_true")
     explain.add_argument("--png", metavar="PATH", help="also draw the mask (and --vs) as a PNG (needs matplotlib)")
+    explain.add_argument("--layout", metavar="LAYOUT", help="show an instance of a grouped layout instead of --pad/--att:"
+                         " a built-in name or path/file.py:LAYOUT")
+    explain.add_argument("--lengths", help="with --layout: segment lengths, e.g. 2,2,2,2 (default 2 each)")
+    explain.add_argument("--real", help="with --layout: real tokens per segment (default all)")
 
     selftest = commands.add_parser("selftest", help="run the check on the bundled mutant zoo: kill rate, false alarms",
                                    description="Check every zoo entry (seeded); exit 1 unless 100 % killed and "

@@ -31,7 +31,7 @@ def _labels(text: str | None, L: int) -> list[str] | None:
 
 
 def _pad_att(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
-    if not args.pad or not args.att:
+    if args.pad is None or args.att is None:
         raise UsageError("give --pad and --att (e.g. --pad 111110 --att 000111), or --layout NAME")
     pad = np.array(parse_bit_rows(args.pad, "--pad"), dtype=bool)
     att = np.array(parse_bit_rows(args.att, "--att"), dtype=bool)
@@ -231,3 +231,64 @@ def explain_png(path: str, pad: np.ndarray, att: np.ndarray, mask: np.ndarray, o
         panels.append(Panel(f"spec {vs}", other[0], other[0] != mask[0], f"differs from {spec}"))
     save_mask_png(path, panels, pad[0], labels=labels,
                   title=f"pad {format_bits(pad[0])}, att {format_bits(att[0])}, blocks {block_line(att[0])}")
+
+
+def run_explain_layout(args: argparse.Namespace) -> int:
+    """``explain --layout``: a layout's segments, whether it compiles to ``(pad, att)`` (or why not), and the
+    mask of one instance with segment labels; ``--vs SPEC`` compares it with that spec on the compiled att."""
+    from .layouts import load_layout
+    from .reports.terminal import render_mask
+
+    if args.pad is not None or args.att is not None:
+        raise UsageError("give either --layout or --pad/--att, not both")
+    layout = load_layout(args.layout)
+    lengths = _int_list(args.lengths, "--lengths") if args.lengths else \
+        [max(segment.min_length, min(segment.longest, 2)) for segment in layout.segments]
+    real = _int_list(args.real, "--real") if args.real else None
+    try:
+        instance = layout.instance(lengths, real)
+    except ValueError as error:
+        raise UsageError(f"--layout {args.layout}: {error}") from None
+    out = Output(plain=True if args.plain else None)
+    pad = np.array([instance.pad], dtype=bool)
+    mask = reference_mask(pad, np.array([instance.segment_ids]), spec=layout, pad_queries=args.pad_queries)
+    att_row = np.array(instance.att if instance.att is not None else [False] * instance.length, dtype=bool)
+    out.line(f"layout {layout.name}" + (f": {layout.description}" if layout.description else ""))
+    out.line(layout.describe())
+    if layout.compiled.expressible:
+        out.line(f"compiles to (pad, att): att {format_bits(att_row)}, blocks {block_line(att_row)}")
+    else:
+        out.line(f"no (pad, att) expresses it: {layout.compiled.reason}. Check implementations with "
+                 f"--spec {args.layout} (they get pad_masks and segment_ids).")
+    out.line(f"instance: segment lengths {list(instance.lengths)}, pad {format_bits(pad[0])}")
+    other = None
+    if args.vs:
+        if instance.att is None:
+            raise UsageError(f"--vs {args.vs}: layout {layout.name!r} has no att row to apply a spec to")
+        other = reference_mask(pad, att_row[None], spec=args.vs, pad_queries=args.pad_queries)
+    render_mask(mask[0], pad[0], att_row, out, title=f"group rule of {layout.name}", labels=instance.labels)
+    if other is not None:
+        out.line()
+        render_mask(other[0], pad[0], att_row, out, labels=instance.labels, other=mask[0],
+                    title=f"spec {args.vs} on the compiled att (cells that differ from the layout marked)")
+    if args.json:
+        write_json(args.json, {
+            "spec": f"group rule of layout {layout.name}", "layout": layout.name,
+            "expressible": layout.compiled.expressible, "reason": layout.compiled.reason,
+            "segments": [segment.name for segment in layout.segments], "lengths": list(instance.lengths),
+            "pad": pad.astype(int).tolist(), "att": None if instance.att is None else [att_row.astype(int).tolist()],
+            "segment_ids": [instance.segment_ids], "labels": instance.labels, "mask": mask.astype(int).tolist(),
+            "vs": None if other is None else {"spec": args.vs, "mask": other.astype(int).tolist()},
+        })
+    if args.png:
+        from .reports.pictures import Panel, save_mask_png
+
+        panels = [Panel(f"layout {layout.name}", mask[0])]
+        if other is not None:
+            panels.append(Panel(f"spec {args.vs} on its att", other[0], other[0] != mask[0], "differs from the layout"))
+        save_mask_png(args.png, panels, pad[0], labels=instance.labels,
+                      title=f"{layout.name}: segments " + ", ".join(
+                          f"{segment.name} {size}" for segment, size in zip(layout.segments, instance.lengths,
+                                                                           strict=True)))
+        out.line(f"picture written to {args.png}")
+    return EXIT_PASSED

@@ -150,3 +150,20 @@ def test_png_without_matplotlib_is_a_usage_error(tmp_path: Path, monkeypatch, ca
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     assert main(["explain", *USER, "--png", str(tmp_path / "x.png")]) == 2
     assert "needs matplotlib" in capsys.readouterr().err
+
+
+def test_explain_a_layout_says_why_it_has_no_att_and_shows_segment_labels(tmp_path: Path, capsys) -> None:
+    layouts = tmp_path / "layouts.py"
+    layouts.write_text(LAYOUT_FILE)
+    out = tmp_path / "explain.json"
+    assert main(["explain", "--layout", f"{layouts}:HIDDEN", "--lengths", "1,2,2,1", "--real", "1,1,2,1",
+                 "--plain", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "no (pad, att) expresses it: 'actions' must not see 'subtask'" in text
+    report = _json(out)
+    assert report["expressible"] is False and report["att"] is None
+    assert report["labels"] == ["image", "language0", "language1", "subtask0", "subtask1", "actions"]
+    assert report["mask"][0][5] == [1, 1, 0, 0, 0, 1]  # actions see image and language0, not the subtask
+    assert main(["explain", "--layout", "pi05_subtask", "--vs", "rowwise", "--plain"]) == 0
+    assert "compiles to (pad, att): att 00001110" in capsys.readouterr().out
+    assert main(["explain", "--plain"]) == 2

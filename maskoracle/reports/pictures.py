@@ -10,6 +10,7 @@ lines at the segment boundaries, so a picture stays readable at ``L`` of a few h
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,8 +141,11 @@ def save_mask_png(path: str | Path, panels: Sequence[Panel], pad: Any, *, labels
                             linewidth=2, label=" / ".join(meanings)))
     figure.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=8, frameon=False)
     if title:
-        figure.suptitle(title, fontsize=11)
-    figure.tight_layout(rect=(0, 0.05, 1, 0.95 if title else 1))
+        width_in = figure.get_size_inches()[0]
+        wrapped = textwrap.fill(title, width=max(30, int(width_in * 11)))
+        figure.suptitle(wrapped, fontsize=11)
+    top = 1 - (0.05 * (wrapped.count("\n") + 1) if title else 0)
+    figure.tight_layout(rect=(0, 0.05, 1, top))
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
