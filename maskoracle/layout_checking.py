@@ -64,7 +64,9 @@ def resolve_layout_arguments(spec: Any, layout: Any) -> tuple[Layout, str | None
     if isinstance(spec, str) and (spec in BUILTIN_LAYOUTS or ":" in spec):
         spec = load_layout(spec)
     if isinstance(layout, str) and ":" in layout:
+        named = layout
         layout = load_layout(layout)
+        object.__setattr__(layout, "_source", named)  # how the user named it, for the reproduce command
     if isinstance(spec, Layout):
         if isinstance(layout, Layout) and layout != spec:
             raise UsageError("pass the grouped layout once: spec=LAYOUT (group rule) or layout=LAYOUT")
@@ -127,7 +129,8 @@ def check_layout(
                       database=None, key=f"maskoracle/{target}/layout/{layout.name}/{spec_name}")
     runner = Runner(fn, adapter, layout if group_rule else spec, pad_queries, att_dtype, timeout)  # type: ignore[arg-type]
     report = CheckReport(target=target, spec=layout.name if group_rule else str(spec), options={
-        "framework": framework, "device": device, "layout": layout.name, "padding": padding,
+        "framework": framework, "device": device, "padding": padding,
+        "layout": layout.name if group_rule else getattr(layout, "_source", layout.name),
         "pad_queries": pad_queries, "att_dtype": att_dtype, "max_examples": max_examples, "timeout": timeout,
         "seed": seed, "profile": chosen_profile.name if chosen_profile else None,
         "group_rule": group_rule, "segments": [segment.name for segment in layout.segments],
