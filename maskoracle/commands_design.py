@@ -207,6 +207,8 @@ def run_diff(args: argparse.Namespace) -> int:
             from .reports.pictures import Panel, save_mask_png
 
             differ = result.mask_a[b] != result.mask_b[b]
+            if args.pad_queries == "free":
+                differ &= result.pad[b][:, None]
             first = [int(x) for x in np.argwhere(differ)[0]] if differ.any() else None
             notes = [f"{int(differ.sum())} differing cell(s), first (query, key) = {tuple(first)}"] if first else []
             save_mask_png(args.png, [Panel(f"A: {result.a}", result.mask_a[b]),

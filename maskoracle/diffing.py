@@ -55,11 +55,16 @@ class DiffResult:
     message: str = ""
     searched: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    pad_queries: str = "masked"
 
     def differing_cells(self) -> list[tuple[int, int, int]]:
-        if self.mask_a is None or self.mask_b is None:
+        """``(b, query, key)`` where the masks differ (real query rows only under ``pad_queries="free"``)."""
+        if self.mask_a is None or self.mask_b is None or self.pad is None:
             return []
-        return [(int(b), int(q), int(k)) for b, q, k in np.argwhere(self.mask_a != self.mask_b)]
+        differ = np.asarray(self.mask_a) != np.asarray(self.mask_b)
+        if self.pad_queries == "free":
+            differ &= self.pad[:, :, None]
+        return [(int(b), int(q), int(k)) for b, q, k in np.argwhere(differ)]
 
     def to_json(self) -> dict[str, Any]:
         def bits(array: np.ndarray | None) -> Any:
@@ -116,7 +121,7 @@ def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layou
                        timeout=10.0) for x in (a, b)]
     side_a, side_b = sides
     started = time.perf_counter()
-    result = DiffResult(side_a.name, side_b.name, False)
+    result = DiffResult(side_a.name, side_b.name, False, pad_queries=pad_queries)
 
     def masks(pad: np.ndarray, att: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, str]:
         computed: list[np.ndarray | None] = []

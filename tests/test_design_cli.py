@@ -167,3 +167,20 @@ def test_explain_a_layout_says_why_it_has_no_att_and_shows_segment_labels(tmp_pa
     assert main(["explain", "--layout", "pi05_subtask", "--vs", "rowwise", "--plain"]) == 0
     assert "compiles to (pad, att): att 00001110" in capsys.readouterr().out
     assert main(["explain", "--plain"]) == 2
+
+
+def test_diff_respects_pad_queries_free(tmp_path: Path) -> None:
+    keys_only = tmp_path / "keys_only.py"
+    keys_only.write_text(textwrap.dedent("""\
+        import numpy as np
+        def mask(pad, att):
+            blocks = np.cumsum(np.asarray(att, bool), axis=1)
+            return (blocks[:, None, :] <= blocks[:, :, None]) & np.asarray(pad, bool)[:, None, :]
+    """))
+    out = tmp_path / "diff.json"
+    assert main(["diff", f"{keys_only}:mask", "block_causal", "--framework", "numpy", "--plain",
+                 "--json", str(out)]) == 1
+    example = _json(out)["counterexample"]
+    assert example["pad"] == [[0, 1]] and example["differing_cells"] == [[0, 0, 1]]  # the padded query row
+    assert main(["diff", f"{keys_only}:mask", "block_causal", "--framework", "numpy", "--pad-queries", "free",
+                 "--max-examples", "10", "--exhaustive-length", "4", "--plain"]) == 0
