@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from maskoracle.layouts import BUILTIN_LAYOUTS, Layout, Segment, load_layout
 from maskoracle.oracle import group_rule_mask, reference_mask
+from maskoracle.oracle.groups import _structural_reason
 from maskoracle.oracle.vectorized import fast_group_rule_mask
 from maskoracle.strategies import realistic_examples, small_layout_instances
 
@@ -71,10 +72,12 @@ def _brute_force_expressible(layout: Layout) -> bool:
     return False
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(random_layouts(), st.data())
 def test_compiling_finds_an_att_row_exactly_when_one_exists(layout: Layout, data: st.DataObject) -> None:
     assert layout.compiled.expressible == _brute_force_expressible(layout), layout.describe()
+    # The reason is given in segments whenever there is one to give.
+    assert (_structural_reason(layout) is None) == layout.compiled.expressible, layout.describe()
     # And the compiled att is right at other lengths and paddings too (the two-token instance decides).
     lengths = [data.draw(st.integers(0, 4)) for _ in layout.segments]
     real = [size if segment.padding == "none" else data.draw(st.integers(0, size))
@@ -143,3 +146,17 @@ def test_load_layout_by_name_and_file(tmp_path) -> None:
         load_layout(f"{path}:MISSING")
     with pytest.raises(UsageError, match="built-in"):
         load_layout("nothing")
+
+
+@pytest.mark.parametrize("segments, reason", [
+    ([Segment("a", 2, sees=["c"]), Segment("b", 2), Segment("c", 2)], "'a' sees 'c' after it but not 'b' between"),
+    ([Segment("a", 2, sees=["b"]), Segment("b", 2, rule="causal")], "'b' is causal"),
+    ([Segment("a", 2, sees=["b", "c"]), Segment("b", 2, sees=["a"]), Segment("c", 2)],
+     "but 'b' must not see 'c'"),
+    ([Segment("a", 2, sees=["b"]), Segment("b", 2, sees=["a", "c"]), Segment("c", 2)],
+     "'a' must not see 'c', but the chain 'a' -> 'b' -> 'c'"),
+])
+def test_reasons_name_the_segments_that_break_block_causal(segments, reason: str) -> None:
+    layout = Layout("t", segments)
+    assert not layout.compiled.expressible
+    assert reason in layout.compiled.reason

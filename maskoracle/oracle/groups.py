@@ -281,7 +281,9 @@ def _compile(layout: Layout) -> Compiled:
     for query in range(len(pad)):
         for key in range(len(pad)):
             if wanted[query, key] != got[query, key]:
-                return Compiled(False, _why_not(layout, segment_ids, query, key, bool(wanted[query, key])))
+                reason = _structural_reason(layout) or _why_not(layout, segment_ids, query, key,
+                                                                bool(wanted[query, key]))
+                return Compiled(False, reason)
     return Compiled(True, "block_causal of att " + "".join("1" if bit else "0" for bit in att) +
                     " (two tokens per segment) is the group rule")
 
@@ -307,3 +309,52 @@ def _why_not(layout: Layout, segment_ids: list[int], query: int, key: int, rule_
         return (f"{query_name!r} is {rule}, but it shares a block with a segment that sees it; block_causal "
                 f"makes a block bidirectional, so a causal segment cannot be seen by an earlier one")
     return f"{query_name!r} must see {key_name!r}, and no att row allows that"
+
+
+def _structural_reason(layout: Layout) -> str | None:
+    """Why no att row works, in terms of segments: the first requirement of block_causal the layout breaks.
+
+    block_causal means: a token sees all of every earlier block, and inside its block every token sees every
+    other; a token sees a later token only inside its own block, and blocks are contiguous.
+    """
+    real = [k for k, segment in enumerate(layout.segments) if segment.padding != "all"]
+    names = [segment.name for segment in layout.segments]
+    for position, query in enumerate(real):  # 1. nothing earlier may be hidden
+        for key in real[:position]:
+            if not layout.sees(query, key):
+                return (f"{names[query]!r} must not see {names[key]!r}, which comes before it; under block_causal a "
+                        f"token sees every real token of every earlier block, so no att row can hide an earlier "
+                        f"segment from a later one")
+    for position, query in enumerate(real):  # 2. seeing a later segment puts everything between in one block
+        for later, key in enumerate(real[position + 1:], start=position + 1):
+            if not layout.sees(query, key):
+                continue
+            between = real[position + 1:later]
+            span = [query, *between, key]
+            for x, y in ((x, y) for i, x in enumerate(span) for y in span[i + 1:]):
+                if layout.sees(x, y):
+                    continue
+                if x == query:
+                    return (f"{names[query]!r} sees {names[key]!r} after it but not {names[y]!r} between them; "
+                            f"block_causal lets a token see a later token only inside its own block, and a block "
+                            f"is contiguous")
+                return (f"{names[query]!r} sees {names[key]!r} after it, so everything from {names[query]!r} to "
+                        f"{names[key]!r} must be one block, where every token sees every other; but "
+                        f"{names[x]!r} must not see {names[y]!r}")
+            for member in span:
+                if layout.segments[member].rule == "causal":
+                    return (f"{names[query]!r} sees {names[key]!r} after it, so they must share one block; but "
+                            f"{names[member]!r} is causal, and block_causal makes a block bidirectional")
+    # 3. blocks chain: if a sees b and b sees c (both later), a, b and c share a block and a must see c
+    for position, first in enumerate(real[:-1]):
+        run = [first]
+        for following in real[position + 1:]:
+            if not layout.sees(run[-1], following):
+                break
+            run.append(following)
+        for x, y in ((x, y) for i, x in enumerate(run) for y in run[i + 1:]):
+            if not layout.sees(x, y):
+                chain = " -> ".join(repr(names[k]) for k in run[:run.index(y) + 1])
+                return (f"{names[x]!r} must not see {names[y]!r}, but the chain {chain} (each sees the next, "
+                        f"later segment) puts them in one block, where every token sees every other")
+    return None
