@@ -89,7 +89,7 @@ def leaks_input(args: argparse.Namespace) -> dict[str, Any]:
 
 def leak_to_json(leak: Leak, names: list[str] | None, segments: list[str] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"batch": leak.batch, "reader": leak.reader, "source": leak.source,
-                             "path": list(leak.path), "layers": leak.layers}
+                             "path": list(leak.path), "layers": leak.layers, "shortest_paths": leak.shortest_paths}
     if names is not None:
         entry.update(reader_label=names[leak.reader], source_label=names[leak.source],
                      path_labels=[names[token] for token in leak.path])
@@ -137,7 +137,8 @@ def run_leaks(args: argparse.Namespace) -> int:
                 segment_note = f"  [{found['segments'][leak.source]} reaches {found['segments'][leak.reader]}]"
             out.line(f"  batch {leak.batch}: {shown[leak.reader]} (token {leak.reader}) may not read "
                      f"{shown[leak.source]} (token {leak.source}) but does after {leak.layers} layers: "
-                     f"{flow}   path {list(leak.path)}{segment_note}")
+                     f"{flow}   path {list(leak.path)}{segment_note}" +
+                     (f" ({leak.shortest_paths} shortest paths)" if leak.shortest_paths > 1 else ""))
         if len(leaks) > args.limit:
             out.line(f"  ... and {len(leaks) - args.limit} more (all of them in --json)")
     if args.json:

@@ -18,6 +18,7 @@ def test_users_example_under_rowwise_leaks_sub1_through_img0_into_sub0() -> None
     mask = reference_mask(USER_PAD, USER_ATT, "rowwise")
     leaks = find_leaks(mask, np.array(USER_PAD, dtype=bool), layers=2)
     assert [(leak.reader, leak.source, leak.path) for leak in leaks] == [(3, 4, (3, 0, 4))]
+    assert leaks[0].shortest_paths == 3  # through IMG0, IMG1 or LANG
     # The direction agrees with the existing invariant: path = (reader, via, source).
     violation = INVARIANTS["no_multilayer_leak"].mask_violation(mask, np.array(USER_PAD), np.array(USER_ATT))
     assert violation is not None and violation.path == leaks[0].path
@@ -70,8 +71,12 @@ def test_reachability_equals_boolean_matrix_powers(L: int, layers: int, data: st
     leaks = find_leaks(mask, pad, layers)
     expected_pairs = {(int(i), int(j)) for i, j in np.argwhere(reach[0] & ~mask[0])}
     assert {(leak.reader, leak.source) for leak in leaks} == expected_pairs
+    step = (mask & pad[:, None, :] & pad[:, :, None])[0].astype(np.int64)
     for leak in leaks:  # every path is made of allowed steps and is no longer than the layers
         assert all(mask[0, a, b] for a, b in itertools.pairwise(leak.path)) and leak.layers <= layers
+        # and is a shortest one: no walk is shorter, and the count is that of walks of this length
+        walks = [np.linalg.matrix_power(step, n)[leak.reader, leak.source] for n in range(1, leak.layers + 1)]
+        assert all(count == 0 for count in walks[:-1]) and walks[-1] == leak.shortest_paths
 
 
 def test_bad_arguments() -> None:

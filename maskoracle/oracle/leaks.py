@@ -32,6 +32,7 @@ class Leak:
     reader: int
     source: int
     path: tuple[int, ...]  # reader, via ..., source
+    shortest_paths: int = 1  # how many distinct paths of this length there are
 
     @property
     def layers(self) -> int:
@@ -44,25 +45,35 @@ def readable_keys(mask: np.ndarray, pad: np.ndarray) -> list[list[int]]:
 
 
 def shortest_paths(mask: np.ndarray, pad: np.ndarray, reader: int, layers: int,
-                   readable: list[list[int]] | None = None) -> dict[int, tuple[int, ...]]:
+                   readable: list[list[int]] | None = None,
+                   counts: dict[int, int] | None = None) -> dict[int, tuple[int, ...]]:
     """Breadth-first search from ``reader`` in one batch entry's mask ``[L, L]``: every real token it reads
-    within ``layers`` steps, with a shortest path ``(reader, ..., token)`` (keys tried in sequence order)."""
+    within ``layers`` steps, with a shortest path ``(reader, ..., token)`` (keys tried in sequence order).
+
+    ``counts``, if given, is filled with the number of distinct shortest paths to each token."""
     if readable is None:
         readable = readable_keys(mask, pad)
+    if counts is None:
+        counts = {}
     # Breadth first, one layer per round; the reader itself is reached like any token, by a path of at
     # least one step (it reads itself if it attends itself, or reads something that read it).
     paths: dict[int, tuple[int, ...]] = {}
-    frontier: list[tuple[int, ...]] = [(reader,)]
+    frontier: list[tuple[tuple[int, ...], int]] = [((reader,), 1)]  # (path, shortest paths to its end)
     for _ in range(layers):
-        following = []
-        for path in frontier:
+        reached_now: list[int] = []
+        reached_set: set[int] = set()
+        for path, ways in frontier:
             for key in readable[path[-1]]:  # in sequence order, so the first path found is the earliest
                 if key not in paths:
                     paths[key] = (*path, key)
-                    following.append(paths[key])
-        if not following:
+                    counts[key] = ways
+                    reached_now.append(key)
+                    reached_set.add(key)
+                elif key in reached_set:
+                    counts[key] += ways  # another shortest path of the same length
+        if not reached_now:
             break
-        frontier = following
+        frontier = [(paths[key], counts[key]) for key in reached_now]
     return paths
 
 
@@ -103,9 +114,10 @@ def find_leaks(mask: np.ndarray, pad: np.ndarray, layers: int = 2) -> list[Leak]
         for reader in range(L):
             if not pad[b, reader]:
                 continue
-            for source, path in shortest_paths(mask[b], pad[b], reader, layers, readable).items():
+            counts: dict[int, int] = {}
+            for source, path in shortest_paths(mask[b], pad[b], reader, layers, readable, counts).items():
                 if not mask[b, reader, source]:
-                    leaks.append(Leak(b, reader, source, path))
+                    leaks.append(Leak(b, reader, source, path, counts[source]))
     return sorted(leaks, key=lambda leak: (len(leak.path), leak.batch, leak.reader, leak.source))
 
 
