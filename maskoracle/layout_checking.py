@@ -118,6 +118,9 @@ def check_layout(
     chosen_profile = resolve_profile(profile)
     adapter = get_adapter(framework, device)
     adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), att_dtype)
+    from .checking import _database  # the same example database rules as every other check
+
+    database = _database(db, seed is not None)
     if seed is None:
         seed = 0 if chosen_profile and chosen_profile.derandomize else random.SystemRandom().randrange(2**32)
     if max_examples is None:
@@ -126,7 +129,8 @@ def check_layout(
     target = target or f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
     run = RunSettings(max_examples=max_examples, seed=seed,
                       shrink_budget_s=chosen_profile.shrink_budget_s if chosen_profile else DEFAULT_SHRINK_BUDGET_S,
-                      database=None, key=f"maskoracle/{target}/layout/{layout.name}/{spec_name}")
+                      database=database, key=f"maskoracle/{target}/layout/{layout.name}/{spec_name}/"
+                                                f"{framework}/{padding}/{pad_queries}/{att_dtype}")
     runner = Runner(fn, adapter, layout if group_rule else spec, pad_queries, att_dtype, timeout)  # type: ignore[arg-type]
     report = CheckReport(target=target, spec=layout.name if group_rule else str(spec), options={
         "framework": framework, "device": device, "padding": padding,
