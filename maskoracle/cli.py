@@ -182,6 +182,7 @@ def add_design_commands(commands: Any) -> None:
     diff.add_argument("--exhaustive-length", type=int, default=6, help="try every input up to this length first")
     diff.add_argument("--max-examples", type=_positive_int, default=200, help="random batches after that")
     diff.add_argument("--seed", type=_seed, default=0)
+    diff.add_argument("--timeout", type=_timeout, default=10.0, help="seconds allowed for one call (default 10)")
     diff.add_argument("--json", metavar="PATH")
     diff.add_argument("--png", metavar="PATH", help="draw both masks, differing cells marked (needs matplotlib)")
     diff.add_argument("--plain", action="store_true")

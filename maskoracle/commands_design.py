@@ -177,7 +177,8 @@ def run_diff(args: argparse.Namespace) -> int:
     out = Output(plain=True if args.plain else None)
     result = diff(args.a, args.b, framework=args.framework, device=args.device, layout=args.layout,
                   padding=args.padding, pad_queries=args.pad_queries, att_dtype=args.att_dtype,
-                  exhaustive_length=args.exhaustive_length, max_examples=args.max_examples, seed=args.seed)
+                  exhaustive_length=args.exhaustive_length, max_examples=args.max_examples, seed=args.seed,
+                  timeout=args.timeout)
     searched = ", ".join(f"{key} {value}" for key, value in result.searched.items())
     out.line(f"maskoracle diff: A = {result.a}, B = {result.b} (searched: {searched}; {result.elapsed_s:.2f} s)")
     if not result.differ:

@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 
 from .adapters import UsageError, get_adapter
-from .engine import CheckState, Failure, Runner, RunSettings, run_fixed, run_property
+from .engine import Aborted, CheckState, Failure, Runner, RunSettings, run_fixed, run_property
 from .oracle import SPECS, fast_reference_mask, reference_mask, validate_pad_queries
 from .profiles import DEFAULT_SHRINK_BUDGET_S
 from .results import Counterexample
 from .strategies import MaskExample, boundary_examples, mask_examples, realistic_examples
 
 DEFAULT_EXHAUSTIVE_LENGTH = 6
+EXHAUSTIVE_CALL_BUDGET_S = 1.0  # stop growing the exhaustive length once one batched call takes longer
 
 
 @dataclass
@@ -107,7 +108,7 @@ def make_side(what: Any, *, framework: str, device: str, pad_queries: str, att_d
 def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layout: str = "any",
          padding: str = "any", pad_queries: str = "masked", att_dtype: str = "bool",
          exhaustive_length: int = DEFAULT_EXHAUSTIVE_LENGTH, max_examples: int = 200, seed: int = 0,
-         long_inputs: bool = True) -> DiffResult:
+         long_inputs: bool = True, timeout: float = 10.0) -> DiffResult:
     """The smallest input on which ``a`` and ``b`` differ (module docstring), as a ``DiffResult``.
 
     >>> result = diff("block_causal", "rowwise", framework="numpy")
@@ -118,7 +119,7 @@ def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layou
     if exhaustive_length < 0 or exhaustive_length > 10:
         raise UsageError(f"--exhaustive-length must be 0..10, got {exhaustive_length}")
     sides = [make_side(x, framework=framework, device=device, pad_queries=pad_queries, att_dtype=att_dtype,
-                       timeout=10.0) for x in (a, b)]
+                       timeout=timeout) for x in (a, b)]
     side_a, side_b = sides
     started = time.perf_counter()
     result = DiffResult(side_a.name, side_b.name, False, pad_queries=pad_queries)
@@ -129,7 +130,7 @@ def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layou
         for side in sides:
             try:
                 computed.append(side.compute(pad, att))
-            except Failure as failure:
+            except (Failure, Aborted) as failure:  # raised, returned a non-mask, or timed out
                 computed.append(None)
                 reasons.append(f"{side.name} {failure.message}")
         return computed[0], computed[1], "; ".join(reasons)
@@ -147,7 +148,12 @@ def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layou
         pad = np.array([row[0] for row in rows], dtype=bool).reshape(len(rows), L)
         att = np.array([row[1] for row in rows], dtype=bool).reshape(len(rows), L)
         tried += len(rows)
+        call_started = time.perf_counter()
         mask_a, mask_b, reason = masks(pad, att)
+        slow = time.perf_counter() - call_started > EXHAUSTIVE_CALL_BUDGET_S
+        if "timed out" in reason:  # retrying row by row could take the limit once per row: stop here
+            return _found(result, pad, att, None, None, f"{reason} (the batch of all {len(rows)} inputs of "
+                          f"length {L})", started, {"exhaustive": tried, "exhaustive_length": L})
         if mask_a is None or mask_b is None:
             # A side fails on the batch: find the first single row it fails on (or that differs).
             for index in range(len(rows)):
@@ -163,8 +169,10 @@ def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layou
             best = min(candidates, key=lambda i: (int(att[i].sum()), int((~pad[i]).sum()), int(i)))
             return _found(result, pad[best:best + 1], att[best:best + 1], mask_a[best:best + 1],
                           mask_b[best:best + 1], "", started, {"exhaustive": tried, "exhaustive_length": L})
+        result.searched["exhaustive_length"] = L
+        if slow:
+            break  # a slow implementation: the next length has four times the inputs
     result.searched["exhaustive"] = tried
-    result.searched["exhaustive_length"] = exhaustive_length
 
     # 2. random batches, shrunk
     def body(example: MaskExample) -> None:

@@ -184,3 +184,11 @@ def test_diff_respects_pad_queries_free(tmp_path: Path) -> None:
     assert example["pad"] == [[0, 1]] and example["differing_cells"] == [[0, 0, 1]]  # the padded query row
     assert main(["diff", f"{keys_only}:mask", "block_causal", "--framework", "numpy", "--pad-queries", "free",
                  "--max-examples", "10", "--exhaustive-length", "4", "--plain"]) == 0
+
+
+def test_diff_reports_a_hanging_side_without_retrying_row_by_row(tmp_path: Path, capsys) -> None:
+    hang = tmp_path / "hang.py"
+    hang.write_text("import time\ndef mask(pad, att):\n    time.sleep(30)\n")
+    assert main(["diff", f"{hang}:mask", "block_causal", "--framework", "numpy", "--timeout", "0.2",
+                 "--plain"]) == 1
+    assert "timed out" in capsys.readouterr().out
