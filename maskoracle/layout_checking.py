@@ -25,7 +25,7 @@ import numpy as np
 from hypothesis import settings
 
 from .adapters import UsageError, get_adapter
-from .engine import Failure, MaskFn, Runner, RunSettings, mark, run_fixed, run_property
+from .engine import Aborted, Failure, MaskFn, Runner, RunSettings, mark, run_fixed, run_property
 from .oracle import INVARIANTS, PAD_QUERY_POLICIES, SPECS, find_leaks
 from .oracle.groups import Layout
 from .profiles import DEFAULT_SHRINK_BUDGET_S, resolve_profile
@@ -140,21 +140,24 @@ def check_layout(
         "group_rule": group_rule, "segments": [segment.name for segment in layout.segments],
     })
     started = time.perf_counter()
+    stopped: str | None = None
     for name, run_check in _plan(runner, layout, group_rule, padding, pad_queries, run):
         if wanted is not None and name not in wanted:
             continue
         if progress:
             progress(name, None)
-        result = run_check()
+        if stopped:
+            result = CheckResult(name, "skipped", message=f"not run: {stopped}",
+                                 description=LAYOUT_CHECK_DESCRIPTIONS[name])
+        else:
+            result = run_check()
+            if result.status == "failed" and result.message.startswith(("timed out", "raised SystemExit")):
+                stopped = f"the implementation {result.message.split(':')[0]} in {name}"
+            elif name == "output_format" and result.status == "failed":
+                stopped = "output_format failed, so no other result can be read"
         report.checks.append(result)
         if progress:
             progress(name, result)
-        if name == "output_format" and result.status == "failed":
-            for rest in LAYOUT_CHECK_DESCRIPTIONS:
-                if rest != name and (wanted is None or rest in wanted):
-                    report.checks.append(CheckResult(rest, "skipped", message="not run: output_format failed",
-                                                     description=LAYOUT_CHECK_DESCRIPTIONS[rest]))
-            break
     report.elapsed_s = time.perf_counter() - started
     return report
 
@@ -199,7 +202,7 @@ def _plan(runner: Runner, layout: Layout, group_rule: bool, padding: str, pad_qu
         current = state("output_format")
         try:
             runner.compute(example.pad_masks[:1], example.att_masks[:1])
-        except Failure as failure:
+        except (Failure, Aborted) as failure:
             return current.result("failed", failure.message, runner.counterexample_for(
                 example.pad_masks[:1], example.att_masks[:1], note))
         current.examples += 1

@@ -125,3 +125,19 @@ def test_layout_examples_follow_the_segments(example) -> None:
         real_language = example.pad_masks[b][np.array(ids) == 1].tolist()
         assert real_language == sorted(real_language, reverse=True)  # right-padded
     assert example.att_masks is not None
+
+
+def test_a_broken_implementation_fails_checks_and_never_crashes() -> None:
+    import time
+
+    def hangs(pad, segment_ids):
+        time.sleep(30)
+
+    def returns_none(pad, segment_ids):
+        return None
+
+    report = check(hangs, spec=HIDDEN, framework="numpy", timeout=0.2, seed=0)
+    assert report.checks[0].status == "failed" and "timed out" in report.checks[0].message
+    assert all(c.status == "skipped" for c in report.checks[1:-1])
+    report = check(returns_none, spec=HIDDEN, framework="numpy", seed=0)
+    assert report.checks[0].status == "failed" and not report.passed
