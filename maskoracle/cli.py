@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 from .adapters import FRAMEWORKS, UsageError
 from .checking import MAX_TIMEOUT_S
+from .layouts import layout_argument as _layout_family
+from .layouts import spec_argument as _spec_or_layout
 from .oracle import PAD_QUERY_POLICIES, SPECS
 from .profiles import PROFILES
 from .strategies import ATT_DTYPES, LAYOUTS, PADDINGS
@@ -53,22 +55,6 @@ def _seed(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-
-
-def _spec_or_layout(text: str) -> str:
-    from .layouts import BUILTIN_LAYOUTS
-
-    if text in SPECS or text in BUILTIN_LAYOUTS or ":" in text:
-        return text
-    raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(SPECS)}, a built-in layout "
-                                     f"({', '.join(BUILTIN_LAYOUTS)}) or path/file.py:LAYOUT)")
-
-
-def _layout_family(text: str) -> str:
-    if text in LAYOUTS or ":" in text:
-        return text
-    raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(LAYOUTS)} or "
-                                     "path/file.py:LAYOUT)")
 
 
 def add_check_options(parser: argparse.ArgumentParser) -> None:

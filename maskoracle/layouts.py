@@ -23,12 +23,14 @@ tokens for pi0/pi0.5, 64 tokens per image for SmolVLA, language budgets of 48 an
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from .adapters import UsageError
 from .oracle.groups import Layout, LayoutInstance, Segment
 
-__all__ = ["BUILTIN_LAYOUTS", "Layout", "LayoutInstance", "Segment", "load_layout"]
+__all__ = ["BUILTIN_LAYOUTS", "Layout", "LayoutInstance", "Segment", "layout_argument", "load_layout",
+           "spec_argument"]
 
 PI0 = Layout("pi0", (
     Segment("image", 768, sees=("language",)),  # one bidirectional prefix block
@@ -87,6 +89,8 @@ def load_layout(text: str) -> Layout:
     """
     if text in BUILTIN_LAYOUTS:
         return BUILTIN_LAYOUTS[text]
+    if text in _LOADED:  # a file is imported once per process, however often check() names it
+        return _LOADED[text]
     module_part, colon, attribute = text.rpartition(":")
     if not colon or not module_part or not attribute:
         raise UsageError(f"layout {text!r}: name a built-in ({', '.join(BUILTIN_LAYOUTS)}) or a Layout object "
@@ -104,4 +108,28 @@ def load_layout(text: str) -> Layout:
         value = getattr(value, part)
     if not isinstance(value, Layout):
         raise UsageError(f"layout {text!r} is a {type(value).__name__}, not a maskoracle Layout")
+    _LOADED[text] = value
     return value
+
+
+_LOADED: dict[str, Layout] = {}
+
+
+def spec_argument(text: str) -> str:
+    """``--spec`` / ``--mask-spec``: a spec name, a built-in layout, or ``path/file.py:LAYOUT`` (loaded later)."""
+    from .oracle import SPECS
+
+    if text in SPECS or text in BUILTIN_LAYOUTS or ":" in text:
+        return text
+    raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(SPECS)}, a built-in layout "
+                                     f"({', '.join(BUILTIN_LAYOUTS)}) or path/file.py:LAYOUT)")
+
+
+def layout_argument(text: str) -> str:
+    """``--layout`` / ``--mask-layout``: an att family of the strategies, or ``path/file.py:LAYOUT``."""
+    from .strategies import LAYOUTS
+
+    if text in LAYOUTS or ":" in text:
+        return text
+    raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(LAYOUTS)} or "
+                                     "path/file.py:LAYOUT)")

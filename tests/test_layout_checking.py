@@ -141,3 +141,29 @@ def test_a_broken_implementation_fails_checks_and_never_crashes() -> None:
     assert all(c.status == "skipped" for c in report.checks[1:-1])
     report = check(returns_none, spec=HIDDEN, framework="numpy", seed=0)
     assert report.checks[0].status == "failed" and not report.passed
+
+
+def test_the_pytest_suites_check_a_grouped_layout(pytester) -> None:
+    pytester.makepyfile(my_layout="""
+        from maskoracle.layouts import Layout, Segment
+        from maskoracle.oracle import reference_mask
+        HIDDEN = Layout("hidden", [Segment("image", 2), Segment("subtask", 2, rule="causal"),
+                                   Segment("actions", 2, sees=["image"])])
+        def right(pad, segment_ids):
+            return reference_mask(pad, segment_ids, spec=HIDDEN)
+        def wrong(pad, segment_ids):
+            return reference_mask(pad, segment_ids, spec=HIDDEN) | True
+    """)
+    path = pytester.path / "my_layout.py"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--pyargs", "maskoracle.suites", "-rfs",
+        "--mask-impl", f"{path}:right", "--mask-impl", f"{path}:wrong", "--mask-framework", "numpy",
+        "--mask-spec", f"{path}:HIDDEN", "--mask-max-examples", "10", "--mask-seed", "0")
+    outcomes = result.parseoutcomes()
+    text = result.stdout.str()
+    # right passes every layout check; wrong fails the comparisons; checks of (pad, att) specs are skipped
+    failed = [line for line in text.splitlines() if line.startswith("FAILED")]
+    assert {line.split("::")[1].split("[")[0] for line in failed} >= {"test_equivalence", "test_layout"}
+    assert all("wrong" in line for line in failed)
+    assert "not a check of grouped layouts" in text
+    assert outcomes["passed"] == 2 * 10 - len(failed)  # 10 layout checks for each implementation
