@@ -91,6 +91,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config._maskoracle_impls = impls  # type: ignore[attr-defined]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a grouped layout, the layout suite (``test_layouts``) is deselected rather than skipped."""
+    if getattr(config, "_maskoracle_grouped", True):
+        return
+    layout_suite = [item for item in items
+                    if getattr(getattr(item, "module", None), "__name__", "") == "maskoracle.suites.test_layouts"]
+    if layout_suite:
+        config.hook.pytest_deselected(items=layout_suite)
+        items[:] = [item for item in items if item not in layout_suite]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "mask_impl" not in metafunc.fixturenames:
         return

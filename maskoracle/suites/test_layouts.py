@@ -1,4 +1,4 @@
-"""Checks of a grouped layout (``--mask-spec`` or ``--mask-layout path/file.py:LAYOUT``; skipped otherwise).
+"""Checks of a grouped layout (``--mask-spec`` or ``--mask-layout path/file.py:LAYOUT``; deselected otherwise).
 
 ``output_format`` and ``equivalence`` run from ``test_equivalence`` on instances of the layout; the checks of
 ``(pad, att)`` specs that do not apply to a layout are skipped there and in ``test_invariants``.
