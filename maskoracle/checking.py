@@ -106,10 +106,10 @@ class CheckOptions:
 def check(
     fn: MaskFn,
     *,
-    spec: str = "block_causal",
+    spec: Any = "block_causal",
     framework: str = "torch",
     device: str = "cpu",
-    layout: str = "any",
+    layout: Any = "any",
     padding: str = "any",
     pad_queries: str = "masked",
     att_dtype: str = "bool",
@@ -133,10 +133,19 @@ def check(
     (``maskoracle.profiles``); ``db`` the example database (``maskoracle.database``: a directory, a Redis
     URL, several comma-separated, or ``"none"``). ``checks`` restricts the run to named checks
     (``check_names(spec)``); ``progress(name, result)`` is called before (result ``None``) and after each;
-    ``examples_progress(name, passed, planned)`` after each passing example of a random search. Raises
-    ``UsageError`` for a bad option value; a misbehaving ``fn`` never raises, it fails checks (a
-    ``KeyboardInterrupt`` it raises stops the run, as Ctrl-C would).
+    ``examples_progress(name, passed, planned)`` after each passing example of a random search. ``spec`` or
+    ``layout`` may be a grouped ``Layout`` (or the name of a built-in one, or ``path/file.py:NAME``): see
+    ``maskoracle.layout_checking``. Raises ``UsageError`` for a bad option value; a misbehaving ``fn`` never
+    raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run, as Ctrl-C would).
     """
+    from .layout_checking import check_layout, resolve_layout_arguments
+
+    grouped = resolve_layout_arguments(spec, layout)  # a grouped Layout (maskoracle.layouts) as spec or layout
+    if grouped is not None:
+        return check_layout(fn, grouped[0], grouped[1], framework=framework, device=device, padding=padding,
+                            pad_queries=pad_queries, att_dtype=att_dtype, max_examples=max_examples,
+                            timeout=timeout, seed=seed, profile=profile, db=db, target=target, checks=checks,
+                            progress=progress)
     options = CheckOptions(spec, framework, device, layout, padding, pad_queries, att_dtype, max_examples,
                            timeout, seed)
     options.validate()

@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 from .adapters import FRAMEWORKS, UsageError
 from .checking import MAX_TIMEOUT_S
+from .layouts import layout_argument as _layout_family
+from .layouts import spec_argument as _spec_or_layout
 from .oracle import PAD_QUERY_POLICIES, SPECS
 from .profiles import PROFILES
 from .strategies import ATT_DTYPES, LAYOUTS, PADDINGS
@@ -57,10 +59,13 @@ def _seed(text: str) -> int:
 
 def add_check_options(parser: argparse.ArgumentParser) -> None:
     """The options of INTERFACE's table (shared by ``check`` and the commands built on it)."""
-    parser.add_argument("--spec", choices=SPECS, default="block_causal", help="the semantics to check against")
+    parser.add_argument("--spec", type=_spec_or_layout, default="block_causal", metavar="SPEC",
+                        help="block_causal, rowwise, or a grouped layout's rule: a built-in layout name or "
+                             "path/file.py:LAYOUT")
     parser.add_argument("--framework", choices=FRAMEWORKS, default="torch", help="the framework of the inputs")
     parser.add_argument("--device", default="cpu", help="device for the inputs (cpu, cuda, cuda:1, ...)")
-    parser.add_argument("--layout", choices=LAYOUTS, default="any", help="att family to generate")
+    parser.add_argument("--layout", type=_layout_family, default="any", metavar="LAYOUT",
+                        help=f"att family to generate ({', '.join(LAYOUTS)}) or a grouped layout, path/file.py:LAYOUT")
     parser.add_argument("--padding", choices=PADDINGS, default="any", help="padding family to generate")
     parser.add_argument("--pad-queries", choices=PAD_QUERY_POLICIES, default="masked",
                         help="masked: padded query rows must be empty; free: they are not compared")
@@ -91,14 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="show the mask of a (pad, att) input as a ✓/✗ table",
                                   description="Render the mask; batch rows separated by commas: --pad 1110,1111.")
-    explain.add_argument("--pad", required=True, help="pad rows, 1/T real, 0/F padding, e.g. 111110")
-    explain.add_argument("--att", required=True, help="att rows, 1/T starts a new block, e.g. 000111")
+    explain.add_argument("--pad", help="pad rows, 1/T real, 0/F padding, e.g. 111110 (required unless --layout)")
+    explain.add_argument("--att", help="att rows, 1/T starts a new block, e.g. 000111 (required unless --layout)")
     explain.add_argument("--spec", choices=SPECS, default="block_causal")
     explain.add_argument("--vs", choices=SPECS, default=None, help="a second spec to compare with")
     explain.add_argument("--pad-queries", choices=PAD_QUERY_POLICIES, default="masked")
     explain.add_argument("--labels", default=None, help="token names, comma separated (IMG,IMG,LANG,...)")
     explain.add_argument("--json", metavar="PATH")
     explain.add_argument("--plain", action="store_true")
+    explain.add_argument("--png", metavar="PATH", help="also draw the mask (and --vs) as a PNG (needs matplotlib)")
+    explain.add_argument("--layout", metavar="LAYOUT", help="show an instance of a grouped layout instead of --pad/--att:"
+                         " a built-in name or path/file.py:LAYOUT")
+    explain.add_argument("--lengths", help="with --layout: segment lengths, e.g. 2,2,2,2 (default 2 each)")
+    explain.add_argument("--real", help="with --layout: real tokens per segment (default all)")
 
     selftest = commands.add_parser("selftest", help="run the check on the bundled mutant zoo: kill rate, false alarms",
                                    description="Check every zoo entry (seeded); exit 1 unless 100 % killed and "
@@ -117,7 +127,52 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", metavar="PATH")
     demo.add_argument("--plain", action="store_true")
     demo.add_argument("--max-examples", type=_positive_int, default=50)
+    add_design_commands(commands)
     return parser
+
+
+def add_design_commands(commands: Any) -> None:
+    """``leaks`` and ``diff``: the layout-design commands (``commands_design.py``)."""
+    leaks = commands.add_parser(
+        "leaks", help="multi-layer reachability: every path by which a token reads what one layer forbids it",
+        description="What each real token can read after K layers, and every leak (a pair readable after K layers "
+                    "but masked in one), shortest path first. Exit 1 when there is a leak.")
+    leaks.add_argument("--pad", help="pad rows, e.g. 111110 (batch rows separated by commas)")
+    leaks.add_argument("--att", help="att rows, e.g. 000111")
+    leaks.add_argument("--spec", choices=SPECS, default=None, help="the semantics (default block_causal; with "
+                       "--layout, the layout's own group rule)")
+    leaks.add_argument("--layout", metavar="LAYOUT", help="analyse a grouped layout instead: a built-in name "
+                       "(pi0, pi05, pi05_subtask, smolvla, fast, pi05_subtask_hidden) or path/file.py:LAYOUT")
+    leaks.add_argument("--lengths", help="with --layout: segment lengths, e.g. 2,2,2,2 (default 2 each)")
+    leaks.add_argument("--real", help="with --layout: real tokens per segment (default all)")
+    leaks.add_argument("--layers", type=_positive_int, default=None, help="K, the number of layers (default: L, "
+                       "every path)")
+    leaks.add_argument("--pad-queries", choices=PAD_QUERY_POLICIES, default="masked")
+    leaks.add_argument("--labels", default=None, help="token names, comma separated (IMG,IMG,LANG,...)")
+    leaks.add_argument("--limit", type=_positive_int, default=20, help="leaks listed on the terminal (default 20)")
+    leaks.add_argument("--json", metavar="PATH")
+    leaks.add_argument("--png", metavar="PATH", help="draw one layer and K layers, leaks marked (needs matplotlib)")
+    leaks.add_argument("--plain", action="store_true")
+
+    diff = commands.add_parser(
+        "diff", help="the smallest inputs on which two specs or TARGETs differ",
+        description="A and B are each a spec (block_causal, rowwise) or a TARGET (module:function or "
+                    "path/file.py:function). Exit 1 when they differ, 0 when no difference is found.")
+    diff.add_argument("a", metavar="A")
+    diff.add_argument("b", metavar="B")
+    diff.add_argument("--framework", choices=FRAMEWORKS, default="torch")
+    diff.add_argument("--device", default="cpu")
+    diff.add_argument("--layout", choices=LAYOUTS, default="any", help="att family for the random search")
+    diff.add_argument("--padding", choices=PADDINGS, default="any")
+    diff.add_argument("--pad-queries", choices=PAD_QUERY_POLICIES, default="masked")
+    diff.add_argument("--att-dtype", choices=ATT_DTYPES, default="bool")
+    diff.add_argument("--exhaustive-length", type=int, default=6, help="try every input up to this length first")
+    diff.add_argument("--max-examples", type=_positive_int, default=200, help="random batches after that")
+    diff.add_argument("--seed", type=_seed, default=0)
+    diff.add_argument("--timeout", type=_timeout, default=10.0, help="seconds allowed for one call (default 10)")
+    diff.add_argument("--json", metavar="PATH")
+    diff.add_argument("--png", metavar="PATH", help="draw both masks, differing cells marked (needs matplotlib)")
+    diff.add_argument("--plain", action="store_true")
 
 
 def parse_bit_rows(text: str, option: str) -> list[list[bool]]:
@@ -166,8 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import commands
 
     try:
+        from . import commands_design
+
         handler = {"check": commands.run_check, "explain": commands.run_explain, "demo": commands.run_demo,
-                   "selftest": commands.run_selftest}
+                   "selftest": commands.run_selftest,
+                   "leaks": commands_design.run_leaks, "diff": commands_design.run_diff}
         return handler[args.command](args)
     except UsageError as error:
         print(f"maskoracle {args.command}: error: {error}", file=sys.stderr)

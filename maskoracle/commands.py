@@ -82,6 +82,12 @@ def run_check(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     from .adapters import UsageError
 
+    if getattr(args, "layout", None):
+        from .commands_design import run_explain_layout
+
+        return run_explain_layout(args)
+    if args.pad is None or args.att is None:
+        raise UsageError("give --pad and --att (e.g. --pad 111110 --att 000111), or --layout NAME")
     pad = np.array(parse_bit_rows(args.pad, "--pad"), dtype=bool)
     att = np.array(parse_bit_rows(args.att, "--att"), dtype=bool)
     if pad.shape != att.shape:
@@ -107,6 +113,11 @@ def run_explain(args: argparse.Namespace) -> int:
             payload["vs"] = {"spec": args.vs, "mask": other.astype(int).tolist(),
                              "differing_cells": [[int(x) for x in cell] for cell in np.argwhere(mask != other)]}
         write_json(args.json, payload)
+    if getattr(args, "png", None):
+        from .commands_design import explain_png
+
+        explain_png(args.png, pad, att, mask, other, args.spec, args.vs, labels)
+        out.line(f"picture written to {args.png}")
     return EXIT_PASSED
 
 

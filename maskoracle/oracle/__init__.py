@@ -4,7 +4,9 @@ No torch, no Hypothesis, no printing here: only the semantics.
 """
 
 from .cases import SPEC_CASES, USER_EXAMPLE, USER_EXAMPLE_LABELS, SpecCase
+from .groups import Layout, LayoutInstance, Segment, group_rule_mask, instance_mask
 from .invariants import INVARIANTS, Invariant, Violation, invariants_for
+from .leaks import Leak, find_leaks, reachability
 from .specs import (
     PAD_QUERY_POLICIES,
     SPECS,
@@ -18,6 +20,14 @@ from .vectorized import fast_reference_mask
 
 __all__ = [
     "INVARIANTS",
+    "Layout",
+    "LayoutInstance",
+    "Leak",
+    "Segment",
+    "find_leaks",
+    "group_rule_mask",
+    "instance_mask",
+    "reachability",
     "SPEC_CASES",
     "USER_EXAMPLE",
     "USER_EXAMPLE_LABELS",

@@ -7,13 +7,17 @@ so the checker may use it for long sequences where the loops would take seconds.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
 def fast_reference_mask(
-    pad: np.ndarray, att: np.ndarray, spec: str = "block_causal", pad_queries: str = "masked"
+    pad: np.ndarray, att: np.ndarray, spec: Any = "block_causal", pad_queries: str = "masked"
 ) -> np.ndarray:
     """``reference_mask`` for bool ``[B, L]`` numpy arrays, by broadcasting. Block ids are int32 cumsums."""
+    if not isinstance(spec, str):  # a grouped Layout: att holds segment ids
+        return fast_group_rule_mask(pad, att, spec, pad_queries)
     if pad_queries not in ("masked", "free"):
         raise ValueError(f"unknown pad-query policy {pad_queries!r}")
     pad = np.asarray(pad, dtype=bool)
@@ -29,4 +33,27 @@ def fast_reference_mask(
     mask &= pad[:, None, :]  # padded keys are attended by nobody
     if pad_queries == "masked":
         mask &= pad[:, :, None]  # padded queries attend nothing
+    return mask
+
+
+def fast_group_rule_mask(pad: np.ndarray, segment_ids: np.ndarray, layout: Any,
+                         pad_queries: str = "masked") -> np.ndarray:
+    """``group_rule_mask`` (``groups.py``) by broadcasting: a segment-by-segment table of who sees whom,
+    indexed by the tokens' segment ids, and the within-segment rule where query and key share a segment."""
+    if pad_queries not in ("masked", "free"):
+        raise ValueError(f"unknown pad-query policy {pad_queries!r}")
+    pad = np.asarray(pad, dtype=bool)
+    segment_ids = np.asarray(segment_ids, dtype=np.int64)
+    count = len(layout.segments)
+    sees = np.array([[layout.sees(q, k) for k in range(count)] for q in range(count)], dtype=bool).reshape(count,
+                                                                                                           count)
+    causal = np.array([segment.rule == "causal" for segment in layout.segments], dtype=bool)
+    L = pad.shape[1]
+    across = sees[segment_ids[:, :, None], segment_ids[:, None, :]]
+    within = ~causal[segment_ids][:, :, None] | np.tri(L, dtype=bool)[None]
+    same = segment_ids[:, :, None] == segment_ids[:, None, :]
+    mask = np.where(same, within, across)
+    mask &= pad[:, None, :]
+    if pad_queries == "masked":
+        mask &= pad[:, :, None]
     return mask

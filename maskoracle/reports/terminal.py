@@ -97,9 +97,14 @@ def render_failure(report: CheckReport, result: CheckResult, out: Output) -> Non
         return
     B, L = example.shape
     out.line(f"  counterexample [B, L] = [{B}, {L}]" + (f"; {example.note}" if example.note else ""))
+    # A group-rule layout check (maskoracle.layout_checking) feeds segment ids where att would be.
+    segment_names = report.options.get("segments") if report.options.get("group_rule") else None
     for b in range(B):
         out.line(f"    pad[{b}] = {_bits_for_display(example.pad[b])}")
-        out.line(f"    att[{b}] = {_bits_for_display(example.att[b])}")
+        if segment_names:
+            out.line(f"    segment_ids[{b}] = {' '.join(str(int(k)) for k in example.att[b])}")
+        else:
+            out.line(f"    att[{b}] = {_bits_for_display(example.att[b])}")
     if example.expected is not None and example.actual is not None:
         cells = example.differing_cells()
         batch = cells[0][0] if cells else 0
@@ -109,10 +114,17 @@ def render_failure(report: CheckReport, result: CheckResult, out: Output) -> Non
         else:
             out.line(f"  expected (the oracle, spec {report.spec}) vs actual:")
         args = (example.expected[batch], example.actual[batch], example.pad[batch], example.att[batch])
-        out.renderable(render_comparison_rich(*args, compared_rows=compared) if out.rich else None,
-                       render_comparison_text(*args, compared_rows=compared))
+        labels = None
+        if segment_names:
+            labels = [segment_names[int(k)] for k in example.att[batch]]
+            args = (*args[:3], np.zeros(L, dtype=bool))
+        out.renderable(render_comparison_rich(*args, compared_rows=compared, labels=labels) if out.rich else None,
+                       render_comparison_text(*args, compared_rows=compared, labels=labels))
     elif example.expected is not None:
         out.line("  (no mask came back to compare)")
+    if segment_names:
+        out.line(f"  reproduce: the same check with --seed {report.options.get('seed')}")
+        return
     out.line("  reproduce:")
     out.line("    " + reproduce_command(report))
     out.line("  or in Python:")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 from ._internal import (
     ATT_DTYPES,
@@ -30,6 +31,7 @@ from ._internal import (
     mask_examples_impl,
     realistic_examples,
 )
+from ._layouts import LayoutExample, layout_examples_impl, small_layout_instances, validate_layout_arguments
 
 __all__ = [
     "ATT_DTYPES",
@@ -37,11 +39,14 @@ __all__ = [
     "LAYOUTS",
     "PADDINGS",
     "SIZES",
+    "LayoutExample",
     "MaskExample",
     "att_dtypes",
     "boundary_examples",
+    "layout_examples",
     "mask_examples",
     "realistic_examples",
+    "small_layout_instances",
 ]
 
 MAX_LENGTH = 1 << 14
@@ -81,3 +86,25 @@ def att_dtypes() -> st.SearchStrategy[str]:
 SMALL_MAX_LENGTH = SMALL_MAX_LENGTH
 MEDIUM_MAX_LENGTH = MEDIUM_MAX_LENGTH
 MAX_BATCH = MAX_BATCH
+
+
+def layout_examples(layout: Any, *, padding: str = "any", batch_size: int | None = None,
+                    sizes: str = "default") -> st.SearchStrategy[LayoutExample]:
+    """Random instances of a grouped layout (``maskoracle.layouts.Layout``): ``LayoutExample(pad_masks,
+    segment_ids, att_masks, lengths)``.
+
+    Segment lengths are drawn from each segment's ``min_length..max_length`` (small: at most 3 tokens a
+    segment, most examples; medium: up to 40; ``realistic``: the segments' own ``length``), shared by the rows
+    of a batch; each row draws its own padding where its segments allow it (``padding="none"``: all real).
+    ``att_masks`` is ``None`` for layouts that do not compile to ``(pad, att)``.
+
+    >>> from maskoracle.layouts import BUILTIN_LAYOUTS
+    >>> strategy = layout_examples(BUILTIN_LAYOUTS["pi05_subtask"])
+    """
+    chosen = validate_layout_arguments(layout, padding, sizes)
+    batch = None
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgument(f"batch_size must be an int >= 1, got {batch_size!r}")
+        batch = batch_size
+    return layout_examples_impl(chosen, padding, batch, sizes)

@@ -10,6 +10,7 @@ import pytest
 
 from ..adapters import FRAMEWORKS, UsageError
 from ..database import chosen_database
+from ..layouts import layout_argument, spec_argument
 from ..oracle import PAD_QUERY_POLICIES, SPECS
 from ..strategies import ATT_DTYPES, LAYOUTS, PADDINGS
 
@@ -28,10 +29,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("maskoracle", "maskoracle: check attention-mask implementations")
     group.addoption("--mask-impl", action="append", default=[], metavar="TARGET",
                     help="implementation to check, package.module:function or path/file.py:function (repeatable)")
-    group.addoption("--mask-spec", choices=SPECS, default="block_causal")
+    group.addoption("--mask-spec", type=spec_argument, default="block_causal",
+                    help=f"{', '.join(SPECS)}, or a grouped layout's rule: a built-in layout or path/file.py:LAYOUT")
     group.addoption("--mask-framework", choices=FRAMEWORKS, default="torch")
     group.addoption("--mask-device", default="cpu")
-    group.addoption("--mask-layout", choices=LAYOUTS, default="any")
+    group.addoption("--mask-layout", type=layout_argument, default="any",
+                    help=f"{', '.join(LAYOUTS)}, or a grouped layout path/file.py:LAYOUT")
     group.addoption("--mask-padding", choices=PADDINGS, default="any")
     group.addoption("--mask-pad-queries", choices=PAD_QUERY_POLICIES, default="masked")
     group.addoption("--mask-att-dtype", choices=ATT_DTYPES, default="bool")
@@ -92,8 +95,13 @@ def pytest_configure(config: pytest.Config) -> None:
         except UsageError as error:
             raise pytest.UsageError(f"--mask-impl: {error}") from None
     options = _options(config)
+    from ..layout_checking import resolve_layout_arguments
+
     try:
-        CheckOptions(**{name: value for name, value in options.items() if name not in ("profile", "db")}).validate()
+        grouped = resolve_layout_arguments(options["spec"], options["layout"])
+        if grouped is None:
+            CheckOptions(**{name: value for name, value in options.items()
+                            if name not in ("profile", "db")}).validate()
     except UsageError as error:
         raise pytest.UsageError(str(error).replace("--", "--mask-", 1)) from None
     from ..database import open_database
@@ -103,9 +111,21 @@ def pytest_configure(config: pytest.Config) -> None:
             open_database(options["db"], "--mask-db")  # a database that cannot be opened stops the run here
         except UsageError as error:
             raise pytest.UsageError(str(error)) from None
+    config._maskoracle_grouped = grouped is not None  # type: ignore[attr-defined]
     if options["framework"] == "jax":
         raise pytest.UsageError("--mask-framework jax is not supported yet; use torch or numpy")
     config._maskoracle_impls = impls  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a grouped layout, the layout suite (``test_layouts``) is deselected rather than skipped."""
+    if getattr(config, "_maskoracle_grouped", True):
+        return
+    layout_suite = [item for item in items
+                    if getattr(getattr(item, "module", None), "__name__", "") == "maskoracle.suites.test_layouts"]
+    if layout_suite:
+        config.hook.pytest_deselected(items=layout_suite)
+        items[:] = [item for item in items if item not in layout_suite]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -144,12 +164,17 @@ def _options(config: pytest.Config) -> dict[str, Any]:
 
 
 @pytest.fixture
-def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any]) -> Any:
+def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any], pytestconfig: pytest.Config) -> Any:
     """``run_mask_check(name)``: run one named check on the implementation; fail or skip the test with its report."""
     from ..checking import check
+    from ..layout_checking import LAYOUT_CHECK_DESCRIPTIONS
     from ..reports.terminal import Output, render_failure
 
+    grouped = getattr(pytestconfig, "_maskoracle_grouped", False)
+
     def run(name: str) -> None:
+        if grouped and name not in LAYOUT_CHECK_DESCRIPTIONS:
+            pytest.skip(f"{name}: not a check of grouped layouts (maskoracle.layout_checking)")
         try:
             report = check(mask_impl.fn, target=mask_impl.target, checks=[name], **mask_options)
         except UsageError as error:
