@@ -40,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run profile (default $MASKORACLE_PROFILE)")
     group.addoption("--mask-db", default=None, metavar="DIR",
                     help="example database directory or 'none' (default $MASKORACLE_DB, else .hypothesis/)")
+    group.addoption("--mask-bench-sizes", default="8x256,8x1024,2x4096", metavar="BxL,...",
+                    help="size grid of the speed suite (pytest-benchmark), e.g. 8x1024,64x1024,2x4096")
+    group.addoption("--mask-bench-workload", default="pi05_subtask",
+                    help="(pad, att) layout the speed suite times: pi05_subtask, causal, bidirectional, random")
 
 
 def _seed(config: pytest.Config) -> int:
