@@ -337,13 +337,13 @@ def peak_memory(call: Callable[[], Any], result: Any) -> tuple[int | None, str]:
         import torch
 
         torch.cuda.synchronize()
-        before = torch.cuda.memory_allocated()
+        allocated = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
         kept = call()
         torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() - before
+        peak_device = torch.cuda.max_memory_allocated() - allocated
         del kept
-        return int(peak), "torch.cuda.max_memory_allocated"
+        return int(peak_device), "torch.cuda.max_memory_allocated"
     if isinstance(result, np.ndarray):
         _release_free_memory()
         tracemalloc.start()
@@ -362,11 +362,11 @@ def peak_memory(call: Callable[[], Any], result: Any) -> tuple[int | None, str]:
     except OSError:
         return None, "unavailable"
     kept = call()
-    peak = _peak_resident_bytes()
+    peak_resident = _peak_resident_bytes()
     del kept
-    if before is None or peak is None:
+    if before is None or peak_resident is None:
         return None, "unavailable"
-    return max(0, peak - before), "peak RSS rise"
+    return max(0, peak_resident - before), "peak RSS rise"
 
 
 def time_rounds(call: Callable[[], Any], bounds: dict[str, Callable[[], Any]], sync: Callable[[], None],

@@ -54,7 +54,7 @@ def segments(keys: np.ndarray) -> list[list[tuple[int, int, int]]]:
     for key in keys:
         starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
         stops = np.append(starts[1:], L)
-        result.append([(int(s), int(t), int(key[s])) for s, t in zip(starts, stops)])
+        result.append([(int(s), int(t), int(key[s])) for s, t in zip(starts, stops, strict=True)])
     return result
 
 

@@ -317,7 +317,7 @@ def plot_pngs(report: BenchReport) -> dict[str, bytes]:
     batch_sizes = sorted({size.B for target in targets for size in target.timed if size.L})
     plotted = [B for B in batch_sizes if len({s.L for t in targets for s in t.timed if s.B == B}) >= 2] or batch_sizes
     figure, axes = plt.subplots(1, len(plotted), figsize=(5.5 * len(plotted), 4.2), squeeze=False)
-    for axis, B in zip(axes[0], plotted):
+    for axis, B in zip(axes[0], plotted, strict=True):
         for target in targets:
             points = sorted((s.L, s.best_s, s.bound_best_s) for s in target.timed if s.B == B and s.best_s)
             if not points:
@@ -354,7 +354,7 @@ def plot_pngs(report: BenchReport) -> dict[str, bytes]:
             axis.axhline(1.0, color="black", linewidth=1)
             axis.axhline(1.5, color="black", linewidth=1, linestyle=":", label="1.5 x bound")
         else:
-            output_mib = {}
+            output_mib: dict[tuple[int, int], float] = {}
             for target in targets:
                 for s in target.timed:
                     output_mib[(s.B, s.L)] = max(output_mib.get((s.B, s.L), 0), s.bytes_written / 2**20)

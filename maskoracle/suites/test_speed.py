@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from maskoracle.bench import WORKLOADS, BenchTarget, gate, machine_info, parse_sizes, time_size, workload_inputs
+from maskoracle.bench import (
+    WORKLOADS,
+    BenchTarget,
+    gate,
+    machine_info,
+    parse_sizes,
+    time_size,
+    workload_inputs,
+)
 
 GATE_EXAMPLES = 30
 
