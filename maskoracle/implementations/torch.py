@@ -16,8 +16,8 @@ from ._rows import write_block_causal
 
 # openpi and LeRobot's masked value: about 0.7 x float32's minimum (SPEC §6).
 MASKED_VALUE = -2.3819763e38
-# Additive dtypes the NumPy writer can fill directly (NumPy has no bfloat16).
-_NUMPY_FLOAT = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
+# Additive dtypes the NumPy writer fills directly (no bfloat16 in NumPy; float16 cannot hold the value).
+_NUMPY_FLOAT = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 def _bool_inputs(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
