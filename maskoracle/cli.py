@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Hypothesis examples of the gate's equivalence check (default 30)")
     bench.add_argument("--json", metavar="PATH", help="write the results there (input of maskoracle report)")
     bench.add_argument("--report", metavar="DIR", help="also write the Markdown/HTML report into DIR")
+    bench.add_argument("--readme", metavar="PATH",
+                       help="with --report: put the headline plot and table between the speed markers of PATH")
     bench.add_argument("--plain", action="store_true")
 
     report = commands.add_parser(
@@ -154,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", metavar="DIR", required=True, help="directory for the report")
     report.add_argument("--baseline", metavar="BENCH.json", help="an earlier run to compare with")
     report.add_argument("--title", default="maskoracle speed report")
+    report.add_argument("--readme", metavar="PATH",
+                        help="put the headline plot and table between the speed markers of this README")
     report.add_argument("--json", metavar="PATH", help="write the comparison and the files written there")
     report.add_argument("--plain", action="store_true")
     return parser

@@ -106,12 +106,37 @@ def run_bench(args: argparse.Namespace) -> int:
              style="bold green" if report.passed else "bold red")
     if args.json:
         write_json(args.json, report.to_json())
+    if args.readme and not args.report:
+        raise UsageError("--readme needs --report DIR (the README links to the report's plot)")
     if args.report:
         from .reports.speed import write_report
 
+        if args.json:
+            report.source = args.json
         for path in write_report(report, args.report):
             out.line(f"  wrote {path}")
+        if args.readme:
+            update_readme(args.readme, report, args.report)
+            out.line(f"  updated {args.readme}")
     return EXIT_PASSED if report.passed else EXIT_FAILED
+
+
+def update_readme(readme: str, report: Any, directory: str) -> None:
+    """Rewrite the speed section of ``readme`` with the headline of ``report`` (its plot in ``directory``)."""
+    import os
+    from pathlib import Path
+
+    from .reports.speed import headline, replace_readme_section
+
+    path = Path(readme)
+    if not path.is_file():
+        raise UsageError(f"--readme {readme}: no such file")
+    image = os.path.relpath(Path(directory) / "time_vs_length.png", path.parent)
+    try:
+        path.write_text(replace_readme_section(path.read_text(encoding="utf-8"), headline(report, image)),
+                        encoding="utf-8")
+    except ValueError as error:
+        raise UsageError(f"--readme {readme}: {error}") from None
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -123,6 +148,9 @@ def run_report(args: argparse.Namespace) -> int:
     out = Output(plain=True if args.plain else None)
     for path in written:
         out.line(f"wrote {path}")
+    if args.readme:
+        update_readme(args.readme, report, args.output)
+        out.line(f"updated {args.readme}")
     regressions = [change for change in comparison or [] if change.verdict == "regression"]
     for change in regressions:
         out.line(f"REGRESSION {change.target} {change.B}x{change.L}: {format_seconds(change.old_s)} -> "

@@ -242,6 +242,33 @@ def document(report: BenchReport, comparison: list[Change] | None, title: str,
     return blocks
 
 
+HEADLINE_SIZES = ((8, 1024), (2, 4096))
+README_START, README_END = "<!-- speed:start -->", "<!-- speed:end -->"
+
+
+def headline(report: BenchReport, image: str) -> str:
+    """The README's excerpt: the time-against-L plot and the summary rows at the issue's sizes."""
+    blocks = document(report, None, "", {"time_vs_length": image})
+    summary = next(block for block in blocks if block[0] == "table" and block[1][0] == "implementation")
+    wanted = {f"{B}x{L}" for B, L in HEADLINE_SIZES}
+    rows = [row for row in summary[2] if row[1] in wanted] or summary[2]
+    machine = report.machine
+    text = (f"From `{report.source or 'bench'}` ({report.created}, {machine.get('processor', '?')}, "
+            f"{machine.get('cpu_count', '?')} cores, torch threads {machine.get('torch_threads', '-')}, load "
+            f"{machine.get('load_average', '?')}; workload `{report.workload}`):")
+    return "\n".join([text, "", f"![time against L per implementation]({image})", "",
+                       to_markdown([("table", summary[1][:6], [row[:6] for row in rows])], {})]).rstrip() + "\n"
+
+
+def replace_readme_section(text: str, section: str) -> str:
+    """``text`` with what lies between the speed markers replaced by ``section``."""
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"no {README_START} ... {README_END} markers")
+    before, rest = text.split(README_START, 1)
+    _, after = rest.split(README_END, 1)
+    return f"{before}{README_START}\n{section}{README_END}{after}"
+
+
 def to_markdown(blocks: list[Block], images: dict[str, str]) -> str:
     lines: list[str] = []
     for block in blocks:
