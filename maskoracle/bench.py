@@ -45,6 +45,7 @@ FULL_SIZES: tuple[tuple[int, int], ...] = ((1, 256), (8, 256), (8, 512), (8, 102
 GATE_CHECKS = ("output_format", "spec_examples", "exhaustive_small", "equivalence")
 WORKLOADS = ("pi05_subtask", "causal", "bidirectional", "random")
 MAX_ROUNDS = 200
+STEEP_MARGIN = 0.3  # a slope this much above 2 and above the bound's is reported as a finding
 
 
 @dataclass(frozen=True)
@@ -117,19 +118,31 @@ class TargetBench:
     def timed(self) -> list[SizeTiming]:
         return [size for size in self.sizes if size.status == "timed"]
 
-    def slopes(self) -> dict[int, float]:
-        """Per B with at least two lengths timed: the log-log slope of best time against L (about 2 expected)."""
+    def slopes(self, bound: bool = False) -> dict[int, float]:
+        """Per B with at least two lengths timed: the log-log slope of best time (or of the bound's) against L.
+
+        About 2 is expected of a materialised mask. The bound's own slope shows what the memory system adds:
+        past the last cache level, or where fresh allocations start to cost page faults, it steepens too.
+        """
         result = {}
         for B in sorted({size.B for size in self.timed}):
-            points = [(size.L, size.best_s) for size in self.timed if size.B == B and size.best_s]
+            measured = [(size.L, size.bound_best_s if bound else size.best_s) for size in self.timed if size.B == B]
+            points = [(L, seconds) for L, seconds in measured if seconds]
             if len({L for L, _ in points}) >= 2:
                 result[B] = loglog_slope([L for L, _ in points], [t for _, t in points])
         return result
 
+    def steep_slopes(self) -> dict[int, float]:
+        """The slopes that are findings: above 2 and above the bound's own growth (by more than 0.3)."""
+        bounds = self.slopes(bound=True)
+        return {B: slope for B, slope in self.slopes().items()
+                if slope > 2 + STEEP_MARGIN and slope > bounds.get(B, 2.0) + STEEP_MARGIN}
+
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "framework": self.framework, "gate_passed": self.gate_passed,
                 "gate_message": self.gate_message, "sizes": [size.to_json() for size in self.sizes],
-                "slopes": {str(B): slope for B, slope in self.slopes().items()}}
+                "slopes": {str(B): slope for B, slope in self.slopes().items()},
+                "bound_slopes": {str(B): slope for B, slope in self.slopes(bound=True).items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TargetBench:

@@ -99,9 +99,11 @@ def run_bench(args: argparse.Namespace) -> int:
         report = bench(targets, sizes, workload=args.workload, device=args.device, min_time=args.min_time,
                        gate_examples=args.gate_examples, progress=progress)
     for target in report.targets:
+        bound_slopes, steep = target.slopes(bound=True), target.steep_slopes()
         for B, slope in target.slopes().items():
-            out.line(f"  {target.target:<{width}}  log-log slope of time against L at B={B}: {slope:.2f}"
-                     + ("  (steeper than 2: a finding)" if slope > 2.3 else ""))
+            out.line(f"  {target.target:<{width}}  log-log slope of time against L at B={B}: {slope:.2f} "
+                     f"(bound's {bound_slopes.get(B, float('nan')):.2f})"
+                     + ("  steeper than 2 and than the bound: a finding" if B in steep else ""))
     out.line(f"{'all targets timed' if report.passed else 'some targets NOT timed'} in {report.elapsed_s:.1f} s",
              style="bold green" if report.passed else "bold red")
     if args.json:

@@ -217,7 +217,7 @@ def test_write_report_makes_markdown_pngs_and_a_self_contained_page(tmp_path: Pa
     assert "| `m:fast` | 8x1024 | 3.00 ms | 1.00 ms | 3.00x | 10.0x |" in markdown  # 30 ms / 3 ms baseline
     assert "Not timed" in markdown and "m:wrong" in markdown
     slope = loglog_slope([256, 512, 1024], [0.2e-3, 0.8e-3, 3e-3])
-    assert "Growth with L" in markdown and f"| `m:fast` | B=8 | {slope:.2f} |" in markdown
+    assert "Growth with L" in markdown and f"| `m:fast` | B=8 | {slope:.2f} | " in markdown
     page = (tmp_path / "out" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3 and "src=\"http" not in page and "<table>" in page
 
