@@ -340,3 +340,21 @@ def test_bench_on_cuda_synchronises_and_records_device_memory() -> None:
     size = report.targets[0].sizes[0]
     assert size.status == "timed" and size.memory_method == "torch.cuda.max_memory_allocated"
     assert "cuda" in size.output
+
+
+def test_report_readme_section_is_replaced_between_markers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    report = report_of(timing(8, 1024, 1e-3, 0.5e-3), timing(2, 4096, 10e-3, 8e-3))
+    bench_json = tmp_path / "bench.json"
+    bench_json.write_text(json.dumps(report.to_json()))
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- speed:start -->\nold\n<!-- speed:end -->\n\nafter\n")
+    assert main(["report", str(bench_json), "-o", str(tmp_path / "reports"), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("<!-- speed:end -->\n\nafter\n")
+    assert "![time against L per implementation](reports/time_vs_length.png)" in text
+    assert "| `m:fast` | 8x1024 | 1.00 ms | 500 µs | 2.00x | - |" in text
+    readme.write_text("no markers here\n")
+    capsys.readouterr()
+    assert main(["report", str(bench_json), "-o", str(tmp_path / "reports"), "--readme", str(readme)]) == 2
+    assert "no <!-- speed:start -->" in capsys.readouterr().err

@@ -49,12 +49,17 @@ def segment_keys(ends: np.ndarray) -> np.ndarray:
 
 def segments(keys: np.ndarray) -> list[list[tuple[int, int, int]]]:
     """Per batch row, ``(start, stop, key)`` runs of equal keys (see ``segment_keys``)."""
-    L = keys.shape[-1]
-    result = []
-    for key in keys:
-        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-        stops = np.append(starts[1:], L)
-        result.append([(int(s), int(t), int(key[s])) for s, t in zip(starts, stops, strict=True)])
+    B, L = keys.shape
+    starts = np.ones((B, L), dtype=bool)
+    starts[:, 1:] = keys[:, 1:] != keys[:, :-1]
+    rows, columns = np.nonzero(starts)  # one call for the whole batch: per-row NumPy calls cost more here
+    values = keys[rows, columns].tolist()
+    result: list[list[tuple[int, int, int]]] = [[] for _ in range(B)]
+    for index, (row, start) in enumerate(zip(rows.tolist(), columns.tolist(), strict=True)):
+        if result[row]:
+            previous_start, _, previous_key = result[row][-1]
+            result[row][-1] = (previous_start, start, previous_key)
+        result[row].append((start, L, values[index]))
     return result
 
 
