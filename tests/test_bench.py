@@ -29,7 +29,7 @@ from maskoracle.cli import main
 from maskoracle.implementations import _rows
 from maskoracle.implementations import numpy as numpy_impl
 from maskoracle.oracle import fast_reference_mask, reference_mask
-from maskoracle.reports.speed import compare, from_pytest_benchmark, load_bench_file, write_report
+from maskoracle.reports.speed import _short, compare, from_pytest_benchmark, load_bench_file, write_report
 
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs PyTorch")
 NUMPY_BUILTIN = "maskoracle.implementations.numpy:block_causal@numpy"
@@ -237,6 +237,7 @@ def test_pytest_benchmark_json_is_accepted() -> None:
     assert fast.target == "m:fast" and fast.sizes[0].best_s == 2e-3 and fast.sizes[0].ratio_to_bound == 4.0
     assert report.workload == "causal"
     assert other.target == "benchmarks/x.py::test_other" and other.sizes[0].best_s == 0.5
+    assert _short(other.target) == "benchmarks/x.py::test_other" and _short("a.b.torch:f") == "torch:f"
 
 
 def test_load_rejects_missing_corrupt_and_foreign_files(tmp_path: Path) -> None:
