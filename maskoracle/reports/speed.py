@@ -373,7 +373,7 @@ def plot_pngs(report: BenchReport) -> dict[str, bytes]:
     axes[0][0].legend(fontsize=8)
     figures["time_vs_length"] = figure
 
-    labels = sorted({(s.B, s.L) for t in targets for s in t.timed if s.L})
+    labels = sorted({(s.B, s.L) for t in targets for s in t.timed if s.L}, key=lambda size: (size[0] * size[1] ** 2, size))
     width = 0.8 / len(targets)
     for name, value, ylabel in (
         ("ratio_to_bound", lambda s: s.ratio_to_bound, "time / write bound (log)"),
