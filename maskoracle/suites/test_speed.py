@@ -131,11 +131,16 @@ def test_additive_conversion_speed(request: pytest.FixtureRequest, mask_impl: An
         pytest.skip("to_additive_4d is a PyTorch conversion; --mask-framework is not torch")
     import torch
 
+    from maskoracle.adapters import call_with_timeout
     from maskoracle.implementations.torch import to_additive_4d
 
     B, L = speed_size
     target = BenchTarget(mask_impl.target, mask_impl.fn, "torch")
-    probe = mask_impl.fn(*[torch.from_numpy(x).to(mask_options["device"]) for x in workload_inputs(1, 4)])
+    passed, message = _gate(target, mask_options["device"])
+    if not passed:
+        pytest.skip(f"not timed: {target.name} failed the correctness gate: {message}")
+    inputs = tuple(torch.from_numpy(x).to(mask_options["device"]) for x in workload_inputs(1, 4))
+    probe = call_with_timeout(mask_impl.fn, inputs, mask_options["timeout"])  # it passed the gate: no surprise
     if not isinstance(probe, torch.Tensor) or probe.dtype != torch.bool or probe.dim() != 3:
         pytest.skip("the implementation does not return a bool [B, L, L] mask to convert")
     call, context = _timed_call(target, mask_options["device"], B, L,
