@@ -8,6 +8,7 @@ import itertools
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -359,3 +360,20 @@ def test_report_readme_section_is_replaced_between_markers(tmp_path: Path, capsy
     capsys.readouterr()
     assert main(["report", str(bench_json), "-o", str(tmp_path / "reports"), "--readme", str(readme)]) == 2
     assert "no <!-- speed:start -->" in capsys.readouterr().err
+
+
+@needs_torch
+def test_torch_builtins_trace_and_compile_through_the_comparison_path() -> None:
+    import torch
+
+    from maskoracle.implementations import torch as torch_impl
+
+    pad, att = workload_inputs(2, 40, "pi05_subtask")
+    pad_t, att_t = torch.from_numpy(pad), torch.from_numpy(att)
+    expected = fast_reference_mask(pad, att)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # jit.trace is deprecated in recent PyTorch
+        traced = torch.jit.trace(torch_impl.block_causal, (pad_t, att_t), check_trace=False)
+    np.testing.assert_array_equal(traced(pad_t, att_t).numpy(), expected)
+    compiled = torch.compile(torch_impl.block_causal_additive, backend="eager", fullgraph=True)
+    np.testing.assert_array_equal((compiled(pad_t, att_t)[:, 0] == 0).numpy(), expected)

@@ -3,8 +3,9 @@
 On the CPU the fast functions fill the output with NumPy (``maskoracle.implementations._rows``): one
 broadcast copy per segment of identical or staircase rows, every byte written once at memory-copy speed. The
 buffer is NumPy's, handed over without a copy by ``torch.from_numpy``: NumPy asks the kernel for huge pages
-for large arrays, which makes first writes to fresh memory several times cheaper than ``torch.empty``'s. On other devices they use one broadcast comparison, which a GPU runs
-at its memory bandwidth.
+for large arrays, which makes first writes to fresh memory several times cheaper than ``torch.empty``'s.
+On other devices, and under ``torch.compile`` or tracing, they use one broadcast comparison, which a GPU runs
+at its memory bandwidth and a compiler can fuse.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ MASKED_VALUE = -2.3819763e38
 _NUMPY_FLOAT = {torch.float32: np.float32, torch.float64: np.float64}
 
 
+def _numpy_writer_applies(tensor: torch.Tensor) -> bool:
+    """CPU tensors, outside ``torch.compile`` and tracing (there the comparison is what gets compiled)."""
+    if tensor.device.type != "cpu" or torch.jit.is_tracing():
+        return False
+    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return not (is_compiling is not None and is_compiling())
+
+
 def _bool_inputs(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return (pad_masks != 0).cpu().numpy(), (att_masks != 0).cpu().numpy()
 
@@ -30,7 +39,7 @@ def block_causal(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tens
     Block ids never come from a cumsum in att's dtype (a bfloat16 cumsum drifts past 256 blocks).
     """
     B, L = pad_masks.shape
-    if pad_masks.device.type == "cpu":
+    if _numpy_writer_applies(pad_masks):
         pad, att = _bool_inputs(pad_masks, att_masks)
         return torch.from_numpy(write_block_causal(pad, att, np.empty((B, L, L), dtype=bool), True, False))
     return _block_causal_by_comparison(pad_masks, att_masks)
@@ -71,7 +80,7 @@ def block_causal_additive(pad_masks: torch.Tensor, att_masks: torch.Tensor,
     without a bool mask in between.
     """
     B, L = pad_masks.shape
-    if pad_masks.device.type == "cpu" and dtype in _NUMPY_FLOAT:
+    if _numpy_writer_applies(pad_masks) and dtype in _NUMPY_FLOAT:
         out = np.empty((B, 1, L, L), dtype=_NUMPY_FLOAT[dtype])
         pad, att = _bool_inputs(pad_masks, att_masks)
         write_block_causal(pad, att, out[:, 0], 0.0, MASKED_VALUE)
