@@ -128,6 +128,50 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--plain", action="store_true")
     demo.add_argument("--max-examples", type=_positive_int, default=50)
     add_design_commands(commands)
+
+    # Speed (issue #5): correctness-gated timings and their report.
+    bench = commands.add_parser(
+        "bench", help="correctness-gated timings over a size grid, against the write bound measured alongside",
+        description="Check each TARGET (seeded equivalence), then time it over a size grid against a fresh "
+                    "allocation of its output written once (the bound). A TARGET that fails the check is not "
+                    "timed and the exit status is 1. TARGET may end in @numpy or @torch to name its framework.")
+    bench.add_argument("targets", metavar="TARGET", nargs="*", help="package.module:function[@framework]")
+    bench.add_argument("--builtins", action="store_true",
+                       help="time the built-in implementations and their baselines (what reports/ shows)")
+    bench.add_argument("--framework", choices=("torch", "numpy"), default="torch",
+                       help="framework of TARGETs without an @framework suffix (default torch)")
+    bench.add_argument("--device", default="cpu", help="device for the inputs (cpu, cuda, ...)")
+    bench.add_argument("--sizes", default=None, metavar="BxL,...",
+                       help="size grid, e.g. 8x1024,2x4096; 'full' for the published grid "
+                            "(default 8x256,8x512,8x1024,2x2048,2x4096)")
+    bench.add_argument("--workload", default="pi05_subtask",
+                       choices=("pi05_subtask", "causal", "bidirectional", "random"),
+                       help="the (pad, att) layout timed (default pi05_subtask)")
+    bench.add_argument("--min-time", type=_timeout, default=0.2,
+                       help="seconds of timed rounds per target and size, at least 5 rounds (default 0.2)")
+    bench.add_argument("--threads", type=_positive_int, default=None,
+                       help="torch.set_num_threads for the run (default: torch's own choice)")
+    bench.add_argument("--gate-examples", type=_positive_int, default=30,
+                       help="Hypothesis examples of the gate's equivalence check (default 30)")
+    bench.add_argument("--json", metavar="PATH", help="write the results there (input of maskoracle report)")
+    bench.add_argument("--report", metavar="DIR", help="also write the Markdown/HTML report into DIR")
+    bench.add_argument("--readme", metavar="PATH",
+                       help="with --report: put the headline plot and table between the speed markers of PATH")
+    bench.add_argument("--plain", action="store_true")
+
+    report = commands.add_parser(
+        "report", help="Markdown + self-contained HTML report with plots from bench JSON files",
+        description="Render BENCH.json files (from maskoracle bench --json, or pytest-benchmark's "
+                    "--benchmark-json) as DIR/README.md with PNG plots and DIR/report.html. With --baseline, "
+                    "flag regressions beyond the run-to-run noise measured in both runs (exit 1 if any).")
+    report.add_argument("inputs", metavar="BENCH.json", nargs="+")
+    report.add_argument("-o", "--output", metavar="DIR", required=True, help="directory for the report")
+    report.add_argument("--baseline", metavar="BENCH.json", help="an earlier run to compare with")
+    report.add_argument("--title", default="maskoracle speed report")
+    report.add_argument("--readme", metavar="PATH",
+                        help="put the headline plot and table between the speed markers of this README")
+    report.add_argument("--json", metavar="PATH", help="write the comparison and the files written there")
+    report.add_argument("--plain", action="store_true")
     return parser
 
 
@@ -221,11 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import commands
 
     try:
-        from . import commands_design
+        from . import commands_design, speed_commands
 
         handler = {"check": commands.run_check, "explain": commands.run_explain, "demo": commands.run_demo,
                    "selftest": commands.run_selftest,
-                   "leaks": commands_design.run_leaks, "diff": commands_design.run_diff}
+                   "leaks": commands_design.run_leaks, "diff": commands_design.run_diff,
+                   "bench": speed_commands.run_bench, "report": speed_commands.run_report}
         return handler[args.command](args)
     except UsageError as error:
         print(f"maskoracle {args.command}: error: {error}", file=sys.stderr)

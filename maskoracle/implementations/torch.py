@@ -1,20 +1,52 @@
-"""PyTorch mask implementations: ``block_causal`` (fast), ``block_causal_baseline``, ``to_additive_4d``."""
+"""PyTorch mask implementations: ``block_causal`` (fast), ``block_causal_baseline``, ``to_additive_4d``.
+
+On the CPU the fast functions fill the output with NumPy (``maskoracle.implementations._rows``): one
+broadcast copy per segment of identical or staircase rows, every byte written once at memory-copy speed. The
+buffer is NumPy's, handed over without a copy by ``torch.from_numpy``: NumPy asks the kernel for huge pages
+for large arrays, which makes first writes to fresh memory several times cheaper than ``torch.empty``'s.
+On other devices, and under ``torch.compile`` or tracing, they use one broadcast comparison, which a GPU runs
+at its memory bandwidth and a compiler can fuse.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+from ._rows import write_block_causal
 
 # openpi and LeRobot's masked value: about 0.7 x float32's minimum (SPEC §6).
 MASKED_VALUE = -2.3819763e38
+# Additive dtypes the NumPy writer fills directly (no bfloat16 in NumPy; float16 cannot hold the value).
+_NUMPY_FLOAT = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _numpy_writer_applies(tensor: torch.Tensor) -> bool:
+    """CPU tensors, outside ``torch.compile`` and tracing (there the comparison is what gets compiled)."""
+    if tensor.device.type != "cpu" or torch.jit.is_tracing():
+        return False
+    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return not (is_compiling is not None and is_compiling())
+
+
+def _bool_inputs(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    return (pad_masks != 0).cpu().numpy(), (att_masks != 0).cpu().numpy()
 
 
 def block_causal(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:
     """``[B, L]`` pad and att masks -> bool ``[B, L, L]``, on the inputs' device (SPEC §2).
 
-    Block ids are int32 cumsums whatever att's dtype (a bfloat16 cumsum drifts past 256 blocks). Padding is
-    folded into the ids so that a single broadcast comparison writes the output once: padded keys get an id
-    above every query's, padded queries one below every key's.
+    Block ids never come from a cumsum in att's dtype (a bfloat16 cumsum drifts past 256 blocks).
     """
+    B, L = pad_masks.shape
+    if _numpy_writer_applies(pad_masks):
+        pad, att = _bool_inputs(pad_masks, att_masks)
+        return torch.from_numpy(write_block_causal(pad, att, np.empty((B, L, L), dtype=bool), True, False))
+    return _block_causal_by_comparison(pad_masks, att_masks)
+
+
+def _block_causal_by_comparison(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:
+    """One broadcast comparison of int32 block ids with padding folded in: the output written once."""
     pad = pad_masks.bool()
     blocks = torch.cumsum(att_masks != 0, dim=-1, dtype=torch.int32)
     key_blocks = blocks.masked_fill(~pad, torch.iinfo(torch.int32).max)
@@ -31,12 +63,31 @@ def block_causal_baseline(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> t
 
 
 def to_additive_4d(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Bool ``[B, L, L]`` -> additive ``[B, 1, L, L]``: 0 where allowed, -2.3819763e38 where masked (SPEC §6)."""
+    """Bool ``[B, L, L]`` -> additive ``[B, 1, L, L]``: 0 where allowed, -2.3819763e38 where masked (SPEC §6).
+
+    One ``where`` pass: it reads each mask byte once and writes each output element once.
+    """
     zero = torch.zeros((), dtype=dtype, device=mask.device)
     masked = torch.full((), MASKED_VALUE, dtype=dtype, device=mask.device)
     return torch.where(mask[:, None, :, :], zero, masked)
 
 
-def block_causal_additive(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:
-    """``block_causal`` then ``to_additive_4d``: what a pi0-style model feeds its attention layers."""
-    return to_additive_4d(block_causal(pad_masks, att_masks))
+def block_causal_additive(pad_masks: torch.Tensor, att_masks: torch.Tensor,
+                          dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``[B, L]`` pad and att -> additive ``[B, 1, L, L]`` (what a pi0-style model feeds its attention layers).
+
+    Equal to ``to_additive_4d(block_causal(...))``, but on the CPU the float output is written directly, once,
+    without a bool mask in between.
+    """
+    B, L = pad_masks.shape
+    if _numpy_writer_applies(pad_masks) and dtype in _NUMPY_FLOAT:
+        out = np.empty((B, 1, L, L), dtype=_NUMPY_FLOAT[dtype])
+        pad, att = _bool_inputs(pad_masks, att_masks)
+        write_block_causal(pad, att, out[:, 0], 0.0, MASKED_VALUE)
+        return torch.from_numpy(out)
+    return to_additive_4d(block_causal(pad_masks, att_masks), dtype)
+
+
+def block_causal_additive_baseline(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:
+    """openpi's pipeline: the straightforward bool mask, then ``where`` into a 4D additive float32 mask."""
+    return to_additive_4d(block_causal_baseline(pad_masks, att_masks))

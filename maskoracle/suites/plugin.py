@@ -47,6 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mask-db", default=None, metavar="DB",
                     help="example database: a directory, redis://HOST:PORT/N, several comma-separated, or 'none' "
                          "(default $MASKORACLE_DB, else .hypothesis/); shared by xdist workers and machines")
+    group.addoption("--mask-bench-sizes", default="8x256,8x1024,2x4096", metavar="BxL,...",
+                    help="size grid of the speed suite (pytest-benchmark), e.g. 8x1024,64x1024,2x4096")
+    group.addoption("--mask-bench-workload", default="pi05_subtask",
+                    help="(pad, att) layout the speed suite times: pi05_subtask, causal, bidirectional, random")
 
 
 def _seed(config: pytest.Config) -> int:

@@ -1,0 +1,164 @@
+"""``maskoracle bench`` and ``maskoracle report``: parse, call ``maskoracle.bench`` / ``reports.speed``, render."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import nullcontext
+from typing import Any
+
+from .adapters import UsageError
+from .bench import (
+    DEFAULT_SIZES,
+    FULL_SIZES,
+    BenchTarget,
+    SizeTiming,
+    TargetBench,
+    bench,
+    format_seconds,
+    parse_sizes,
+)
+from .cli import EXIT_FAILED, EXIT_PASSED, write_json
+from .reports.terminal import Output
+from .targets import load_target
+
+# The built-ins and their baselines, as ``maskoracle bench --builtins`` times them (and reports/ shows).
+BUILTIN_TARGETS = (
+    "maskoracle.implementations.torch:block_causal",
+    "maskoracle.implementations.torch:block_causal_baseline",
+    "maskoracle.implementations.numpy:block_causal@numpy",
+    "maskoracle.implementations.torch:block_causal_additive",
+    "maskoracle.implementations.torch:block_causal_additive_baseline",
+)
+
+
+def resolve_targets(names: list[str], default_framework: str) -> list[BenchTarget]:
+    """``TARGET[@framework]`` strings -> ``BenchTarget``s (``UsageError`` for a bad one)."""
+    targets = []
+    for name in names:
+        target, at, framework = name.rpartition("@")
+        if not at:
+            target, framework = name, default_framework
+        if framework not in ("torch", "numpy"):
+            raise UsageError(f"TARGET {name!r}: unknown framework {framework!r} after @; use @torch or @numpy")
+        targets.append(BenchTarget(target, load_target(target), framework))
+    return targets
+
+
+def _sizes(text: str | None) -> list[tuple[int, int]]:
+    if text is None:
+        return list(DEFAULT_SIZES)
+    if text == "full":
+        return list(FULL_SIZES)
+    return parse_sizes(text)
+
+
+def _progress_bar(out: Output, total: int) -> tuple[Any, Any]:
+    if not out.rich:
+        return nullcontext(), None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description:<48}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), console=out.console, transient=True)
+    return progress, progress.add_task("gating", total=total)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    names = list(args.targets) + (list(BUILTIN_TARGETS) if args.builtins else [])
+    if not names:
+        raise UsageError("name at least one TARGET (package.module:function[@framework]) or pass --builtins")
+    targets = resolve_targets(names, args.framework)
+    sizes = _sizes(args.sizes)
+    if args.threads is not None:
+        try:
+            import torch
+        except ImportError:
+            raise UsageError("--threads sets PyTorch's threads, and PyTorch is not installed") from None
+        torch.set_num_threads(args.threads)
+    out = Output(plain=True if args.plain else None)
+    out.line(f"maskoracle bench: {len(targets)} target(s), sizes {', '.join(f'{B}x{L}' for B, L in sizes)}, "
+             f"workload {args.workload}, device {args.device}")
+    bar, task = _progress_bar(out, len(targets) * (1 + len(sizes)))
+    width = max(len(target.name) for target in targets)
+
+    def progress(event: str, target: TargetBench, size: SizeTiming | None) -> None:
+        if bar is not None and task is not None:
+            bar.advance(task, 1 if size is not None or target.gate_passed else 1 + len(sizes))
+            bar.update(task, description=f"timing {target.target.rsplit(':', 1)[-1]}")
+        if size is None:
+            verdict = "gate passed" if target.gate_passed else "NOT TIMED: " + target.gate_message
+            out.line(f"  {target.target:<{width}}  {verdict}", style=None if target.gate_passed else "bold red")
+            return
+        if size.status != "timed":
+            out.line(f"  {target.target:<{width}}  {size.B:>3}x{size.L:<5} {size.message}", style="bold red")
+            return
+        out.line(f"  {target.target:<{width}}  {size.B:>3}x{size.L:<5} {format_seconds(size.best_s):>10}  "
+                 f"{size.ratio_to_bound or 0:6.2f}x bound ({format_seconds(size.bound_best_s)})  "
+                 f"{size.rounds:>3} rounds")
+
+    with bar:
+        report = bench(targets, sizes, workload=args.workload, device=args.device, min_time=args.min_time,
+                       gate_examples=args.gate_examples, progress=progress)
+    for target in report.targets:
+        bound_slopes, steep = target.slopes(bound=True), target.steep_slopes()
+        for B, slope in target.slopes().items():
+            out.line(f"  {target.target:<{width}}  log-log slope of time against L at B={B}: {slope:.2f} "
+                     f"(bound's {bound_slopes.get(B, float('nan')):.2f})"
+                     + ("  steeper than 2 and than the bound: a finding" if B in steep else ""))
+    out.line(f"{'all targets timed' if report.passed else 'some targets NOT timed'} in {report.elapsed_s:.1f} s",
+             style="bold green" if report.passed else "bold red")
+    if args.json:
+        write_json(args.json, report.to_json())
+    if args.readme and not args.report:
+        raise UsageError("--readme needs --report DIR (the README links to the report's plot)")
+    if args.report:
+        from .reports.speed import write_report
+
+        if args.json:
+            report.source = args.json
+        for path in write_report(report, args.report):
+            out.line(f"  wrote {path}")
+        if args.readme:
+            update_readme(args.readme, report, args.report)
+            out.line(f"  updated {args.readme}")
+    return EXIT_PASSED if report.passed else EXIT_FAILED
+
+
+def update_readme(readme: str, report: Any, directory: str) -> None:
+    """Rewrite the speed section of ``readme`` with the headline of ``report`` (its plot in ``directory``)."""
+    import os
+    from pathlib import Path
+
+    from .reports.speed import headline, replace_readme_section
+
+    path = Path(readme)
+    if not path.is_file():
+        raise UsageError(f"--readme {readme}: no such file")
+    image = os.path.relpath(Path(directory) / "time_vs_length.png", path.parent)
+    try:
+        path.write_text(replace_readme_section(path.read_text(encoding="utf-8"), headline(report, image)),
+                        encoding="utf-8")
+    except ValueError as error:
+        raise UsageError(f"--readme {readme}: {error}") from None
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from .reports.speed import compare, load_bench_files, write_report
+
+    report = load_bench_files(args.inputs)
+    comparison = compare(report, load_bench_files([args.baseline])) if args.baseline else None
+    written = write_report(report, args.output, comparison=comparison, title=args.title)
+    out = Output(plain=True if args.plain else None)
+    for path in written:
+        out.line(f"wrote {path}")
+    if args.readme:
+        update_readme(args.readme, report, args.output)
+        out.line(f"updated {args.readme}")
+    regressions = [change for change in comparison or [] if change.verdict == "regression"]
+    for change in regressions:
+        out.line(f"REGRESSION {change.target} {change.B}x{change.L}: {format_seconds(change.old_s)} -> "
+                 f"{format_seconds(change.new_s)} ({(change.ratio - 1) * 100:+.0f} % bound-normalised, noise "
+                 f"{change.noise * 100:.0f} %)", style="bold red")
+    if args.json:
+        write_json(args.json, {"files": written, "regressions": len(regressions),
+                               "comparison": None if comparison is None else [c.to_json() for c in comparison]})
+    return EXIT_FAILED if regressions else EXIT_PASSED
