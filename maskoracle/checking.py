@@ -21,6 +21,7 @@ from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .adapters import UsageError, get_adapter
+from .kinds import DEFAULT_KIND, KINDS, kind_check_descriptions, kind_plan
 from .engine import (
     Aborted,
     Call,
@@ -83,6 +84,7 @@ class CheckOptions:
     max_examples: int | None = None
     timeout: float = 10.0
     seed: int | None = None
+    kind: str = DEFAULT_KIND
 
     def validate(self) -> None:
         """Raise ``UsageError`` with a one-line message for any option value outside INTERFACE's table."""
@@ -92,6 +94,7 @@ class CheckOptions:
             "padding": PADDINGS,
             "pad_queries": PAD_QUERY_POLICIES,
             "att_dtype": ATT_DTYPES,
+            "kind": KINDS,
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -136,6 +139,7 @@ def check(
     target: str | None = None,
     checks: Iterable[str] | None = None,
     progress: Callable[[str, CheckResult | None], None] | None = None,
+    kind: str = DEFAULT_KIND,
 ) -> CheckReport:
     """Check ``fn(pad_masks, att_masks) -> mask`` against the oracle; return a ``CheckReport``.
 
@@ -148,15 +152,22 @@ def check(
     restricts the run to named checks (``check_names(spec)``); ``progress(name, result)`` is called before
     (result ``None``) and after each. Raises ``UsageError`` for a bad option value; a misbehaving ``fn``
     never raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run, as Ctrl-C would).
+
+    ``kind`` is the calling convention of ``fn`` (``maskoracle.kinds``): ``mask`` (the default),
+    ``kv_cache`` (``fn(prefix_pad, suffix_pad, suffix_att) -> [B, S, P+S]``) or ``incremental``
+    (``fn(pad_masks, att_masks) -> [B, 1, T]``, the last token's row), each with its own checks (SPEC §5).
     """
     options = CheckOptions(spec, framework, device, layout, padding, pad_queries, att_dtype, max_examples,
-                           timeout, seed)
+                           timeout, seed, kind)
     options.validate()
+    if kind != DEFAULT_KIND and spec != "block_causal":
+        raise UsageError(f"--kind {kind} is checked against SPEC §5, which builds on block_causal; drop --spec {spec}")
     chosen_profile = resolve_profile(profile)
     wanted = set(checks) if checks is not None else None
-    unknown = (wanted or set()) - set(check_names(spec))
+    names = check_names(spec, kind)
+    unknown = (wanted or set()) - set(names)
     if unknown:
-        raise UsageError(f"unknown check {sorted(unknown)[0]!r}; choose from {', '.join(check_names(spec))}")
+        raise UsageError(f"unknown check {sorted(unknown)[0]!r}; choose from {', '.join(names)}")
     adapter = get_adapter(framework, device)
     # An att dtype the framework cannot build is a usage error, found before any check runs.
     adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), att_dtype)
@@ -172,7 +183,8 @@ def check(
         seed=seed,
         shrink_budget_s=chosen_profile.shrink_budget_s if chosen_profile else DEFAULT_SHRINK_BUDGET_S,
         database=_database(db, seed_given),
-        key=f"maskoracle/{target}/{spec}/{framework}/{layout}/{padding}/{pad_queries}/{att_dtype}",
+        key=f"maskoracle/{target}/{spec}/{framework}/{layout}/{padding}/{pad_queries}/{att_dtype}"
+            + ("" if kind == DEFAULT_KIND else f"/{kind}"),
     )
     runner = Runner(fn, adapter, spec, pad_queries, att_dtype, timeout)
     report = CheckReport(
@@ -182,18 +194,21 @@ def check(
             "framework": framework, "device": device, "layout": layout, "padding": padding,
             "pad_queries": pad_queries, "att_dtype": att_dtype, "max_examples": max_examples,
             "timeout": timeout, "seed": seed, "profile": chosen_profile.name if chosen_profile else None,
+            "kind": kind,
         },
     )
     started = time.perf_counter()
     stopped: str | None = None
-    for name, run_check in _plan(runner, options, run):
+    plan = _plan(runner, options, run) if kind == DEFAULT_KIND else kind_plan(kind, fn, adapter, options, run)
+    descriptions = CHECK_DESCRIPTIONS if kind == DEFAULT_KIND else kind_check_descriptions(kind)
+    for name, run_check in plan:
         if wanted is not None and name not in wanted:
             continue
         if progress:
             progress(name, None)
         if stopped:
             result = CheckResult(name, "skipped", message=f"not run: {stopped}",
-                                 description=CHECK_DESCRIPTIONS.get(name, ""))
+                                 description=descriptions.get(name, ""))
         else:
             result = run_check()
             if result.status == "failed" and result.message.startswith("timed out"):
@@ -209,8 +224,10 @@ def check(
     return report
 
 
-def check_names(spec: str = "block_causal") -> list[str]:
-    """The names of the checks ``check()`` runs for ``spec``, in order."""
+def check_names(spec: str = "block_causal", kind: str = DEFAULT_KIND) -> list[str]:
+    """The names of the checks ``check()`` runs for ``spec`` and ``kind``, in order."""
+    if kind != DEFAULT_KIND:
+        return list(kind_check_descriptions(kind))
     return [*CHECK_DESCRIPTIONS, *(invariant.name for invariant in invariants_for(spec))]
 
 

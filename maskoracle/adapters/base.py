@@ -142,7 +142,9 @@ _ADAPTERS: dict[str, type[Adapter]] = {"numpy": NumpyAdapter, "torch": TorchAdap
 def get_adapter(framework: str, device: str = "cpu") -> Adapter:
     """The adapter for ``framework``; a ``UsageError`` names what to install or pass instead."""
     if framework == "jax":
-        raise UsageError("--framework jax is not supported yet; use torch or numpy")
+        from .jax_adapter import JaxAdapter  # imports jax only when asked for
+
+        return JaxAdapter(device)
     if framework not in _ADAPTERS:
         raise UsageError(f"unknown framework {framework!r}; choose one of: {', '.join(FRAMEWORKS)}")
     return _ADAPTERS[framework](device)

@@ -77,8 +77,6 @@ def pytest_configure(config: pytest.Config) -> None:
         CheckOptions(**{name: value for name, value in options.items() if name not in ("profile", "db")}).validate()
     except UsageError as error:
         raise pytest.UsageError(str(error).replace("--", "--mask-", 1)) from None
-    if options["framework"] == "jax":
-        raise pytest.UsageError("--mask-framework jax is not supported yet; use torch or numpy")
     config._maskoracle_impls = impls  # type: ignore[attr-defined]
 
 
