@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from .adapters import FRAMEWORKS, UsageError
 from .checking import MAX_TIMEOUT_S
+from .kinds import KINDS
 from .oracle import PAD_QUERY_POLICIES, SPECS
 from .profiles import PROFILES
 from .strategies import ATT_DTYPES, LAYOUTS, PADDINGS
@@ -74,6 +75,10 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
                         help="dev, ci (derandomised) or nightly (long campaigns); default $MASKORACLE_PROFILE")
     parser.add_argument("--db", metavar="DIR", default=None,
                         help="example database directory, or 'none' (default $MASKORACLE_DB, else .hypothesis/)")
+    # Implementation kinds (maskoracle.kinds): the calling convention of TARGET.
+    parser.add_argument("--kind", choices=KINDS, default="mask",
+                        help="mask: fn(pad, att) -> [B, L, L]; kv_cache: fn(prefix_pad, suffix_pad, suffix_att) -> "
+                             "[B, S, P+S]; incremental: fn(pad, att) -> [B, 1, T], the last token's row")
 
 
 def build_parser() -> argparse.ArgumentParser:

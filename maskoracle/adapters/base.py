@@ -17,6 +17,8 @@ class Adapter:
     """Converts numpy ``[B, L]`` bool inputs to a framework's arrays and results back to numpy."""
 
     framework = "numpy"
+    # True where every new input shape costs a compilation (JAX): time budgets then skip the first call.
+    compiles_per_shape = False
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device

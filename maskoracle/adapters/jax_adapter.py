@@ -29,6 +29,7 @@ def _device_platform_and_index(device: str) -> tuple[str, int | None]:
 
 class JaxAdapter(Adapter):
     framework = "jax"
+    compiles_per_shape = True
 
     def __init__(self, device: str = "cpu") -> None:
         try:

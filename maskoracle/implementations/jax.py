@@ -23,3 +23,19 @@ def block_causal(pad_masks: jax.Array, att_masks: jax.Array) -> jax.Array:
     key_blocks = jnp.where(pad, blocks, jnp.iinfo(jnp.int32).max)
     query_blocks = jnp.where(pad, blocks, -1)
     return key_blocks[..., None, :] <= query_blocks[..., :, None]
+
+
+@jax.jit
+def kv_cache(prefix_pad: jax.Array, suffix_pad: jax.Array, suffix_att: jax.Array) -> jax.Array:
+    """SPEC §5: ``[B, P]`` cached prefix padding, ``[B, S]`` suffix pad and att -> bool ``[B, S, P+S]``."""
+    suffix_mask = block_causal(suffix_pad, suffix_att)
+    B, S = suffix_mask.shape[:2]
+    prefix = jnp.broadcast_to(prefix_pad.astype(jnp.bool_)[:, None, :], (B, S, prefix_pad.shape[-1]))
+    return jnp.concatenate([prefix, suffix_mask], axis=-1)
+
+
+@jax.jit
+def incremental(pad_masks: jax.Array, att_masks: jax.Array) -> jax.Array:
+    """SPEC §5, one decoding step: the sequence so far ``[B, T]`` -> the last token's row ``[B, 1, T]``."""
+    pad = pad_masks.astype(jnp.bool_)
+    return (pad & pad[:, -1:])[:, None, :]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ..adapters import FRAMEWORKS, UsageError
+from ..kinds import KINDS
 from ..oracle import PAD_QUERY_POLICIES, SPECS
 from ..strategies import ATT_DTYPES, LAYOUTS, PADDINGS
 
@@ -40,6 +41,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run profile (default $MASKORACLE_PROFILE)")
     group.addoption("--mask-db", default=None, metavar="DIR",
                     help="example database directory or 'none' (default $MASKORACLE_DB, else .hypothesis/)")
+    group.addoption("--mask-kind", choices=KINDS, default="mask",
+                    help="calling convention: mask, kv_cache (prefix_pad, suffix_pad, suffix_att) or incremental")
 
 
 def _seed(config: pytest.Config) -> int:
@@ -112,6 +115,7 @@ def _options(config: pytest.Config) -> dict[str, Any]:
         # The session's seed is drawn here when --mask-seed is absent; that is no reason to go without the
         # example database, which check() otherwise drops for an explicit seed.
         "db": get("--mask-db") or (None if get("--mask-seed") is not None else "default"),
+        "kind": get("--mask-kind"),
     }
 
 
@@ -122,6 +126,11 @@ def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any]) -> Any:
     from ..reports.terminal import Output, render_failure
 
     def run(name: str) -> None:
+        from ..checking import check_names
+
+        kind = mask_options.get("kind", "mask")
+        if name not in check_names(mask_options["spec"], kind):
+            pytest.skip(f"{name} is not a check of --mask-kind {kind}")
         try:
             report = check(mask_impl.fn, target=mask_impl.target, checks=[name], **mask_options)
         except UsageError as error:
