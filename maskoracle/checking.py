@@ -21,7 +21,6 @@ from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .adapters import UsageError, get_adapter
-from .kinds import DEFAULT_KIND, KINDS, kind_check_descriptions, kind_plan
 from .engine import (
     Aborted,
     Call,
@@ -34,6 +33,7 @@ from .engine import (
     run_fixed,
     run_property,
 )
+from .kinds import DEFAULT_KIND, KINDS, kind_check_descriptions, kind_plan
 from .oracle import PAD_QUERY_POLICIES, SPEC_CASES, SPECS, Invariant, invariants_for
 from .profiles import DEFAULT_SHRINK_BUDGET_S, resolve_profile
 from .results import CheckReport, CheckResult, Counterexample

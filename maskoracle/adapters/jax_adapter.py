@@ -52,7 +52,7 @@ class JaxAdapter(Adapter):
         super().__init__(device)
 
     def _dtype(self, att_dtype: str) -> Any:
-        if att_dtype == "int64" and not self.jax.config.jax_enable_x64:
+        if att_dtype == "int64" and not getattr(self.jax.config, "jax_enable_x64", False):
             raise UsageError("--att-dtype int64 with --framework jax needs 64-bit mode (JAX silently makes int32 "
                              "otherwise): set JAX_ENABLE_X64=1")
         return getattr(self.jnp, att_dtype)

@@ -198,7 +198,7 @@ def _bits(text: str) -> np.ndarray:
     return np.array([[character == "1" for character in row] for row in text.split(",")], dtype=bool)
 
 
-def _kv_spec_examples(layout: str) -> list[SplitExample]:
+def _kv_spec_examples(layout: str) -> list[Any]:
     """SPEC §5 cases; pad and att rows of prefix ++ suffix (the prefix att only matters for the full mask)."""
     cases = [
         ("11110" + "111", "00000" + "110", 5),  # pi0: right-padded language, the state token, an action block
@@ -219,7 +219,7 @@ def _suffix_fits(example: SplitExample, layout: str) -> bool:
     return all(list(row) == suffix_att_row(layout, S) for row in example.suffix_att)
 
 
-def _incremental_prompts(layout: str, padding: str) -> list[SplitExample]:
+def _incremental_prompts(layout: str, padding: str) -> list[Any]:
     from ..checking import _fits_layout, _fits_padding
     from ..oracle import SPEC_CASES
 
@@ -256,11 +256,15 @@ def split_plan(kind: str, fn: Callable[..., Any], adapter: Adapter, options: Any
         current.examples += 1
         return current.result("passed")
 
-    def compare(example: SplitExample) -> None:
+    # Hypothesis and run_fixed hand these SplitExamples (typed there as MaskExample, hence Any).
+    def compare(example: Any) -> None:
         runner.compare(*example)
 
-    def steps(example: SplitExample) -> None:
+    def steps(example: Any) -> None:
         runner.decode_steps(*example)
+
+    def full(example: Any) -> None:
+        runner.compare_full(*example)
 
     def result_device() -> CheckResult:
         current = state("result_device")
@@ -268,7 +272,7 @@ def split_plan(kind: str, fn: Callable[..., Any], adapter: Adapter, options: Any
         if expected_device is None:
             return current.result("skipped", f"{options.framework} arrays have no device")
 
-        def body(example: SplitExample) -> None:
+        def body(example: Any) -> None:
             try:
                 result = runner.call(*example)
             except Failure:
@@ -278,11 +282,12 @@ def split_plan(kind: str, fn: Callable[..., Any], adapter: Adapter, options: Any
                 raise Failure(f"the result is on {device}, the inputs on {expected_device}",
                               runner.counterexample(*example))
 
-        return run_fixed(current, body, [SplitExample(_bits("11110111"), _bits("00000110"), 5)])
+        inputs: list[Any] = [SplitExample(_bits("11110111"), _bits("00000110"), 5)]
+        return run_fixed(current, body, inputs)
 
     if kind == "kv_cache":
         def size_boundaries() -> CheckResult:
-            inputs = []
+            inputs: list[Any] = []
             for S in (258, 2049):
                 att = np.array([[False] * 816 + suffix_att_row(layout if layout != "any" else "causal", S)])
                 pad = np.ones_like(att)
@@ -296,13 +301,13 @@ def split_plan(kind: str, fn: Callable[..., Any], adapter: Adapter, options: Any
             ("equivalence", lambda: run_property(state("equivalence"), kv_cache_examples(layout=layout,
                                                  padding=padding), compare, run)),
             ("matches_full_mask", lambda: run_property(state("matches_full_mask"), kv_cache_examples(
-                layout=layout, padding=padding), lambda e: runner.compare_full(*e), run, max(10, run.max_examples // 4))),
+                layout=layout, padding=padding), full, run, max(10, run.max_examples // 4))),
             ("size_boundaries", size_boundaries),
             ("result_device", result_device),
         ]
 
     def long_prompts() -> CheckResult:
-        inputs = []
+        inputs: list[Any] = []
         for L in (2100,):
             pad = np.ones((1, L + 1), dtype=bool)
             pad[0, 1000:1100] = False
