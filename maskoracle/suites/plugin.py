@@ -90,6 +90,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not impls:
         raise pytest.UsageError("maskoracle.suites needs an implementation: pass --mask-impl package.module:function")
     metafunc.parametrize("mask_impl", impls, ids=[impl.target for impl in impls], scope="session")
+    # A suite module whose checks depend on --mask-kind says which through checks_for(kind).
+    checks_for = getattr(metafunc.module, "checks_for", None)
+    if checks_for is not None and "check_name" in metafunc.fixturenames:
+        metafunc.parametrize("check_name", checks_for(metafunc.config.getoption("--mask-kind")))
 
 
 @pytest.fixture(scope="session")
