@@ -417,6 +417,12 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
     return plan
 
 
+# One row per layout, in the model's own att pattern (SPEC §8), for the att_dtypes check.
+ATT_DTYPE_LAYOUT_ROWS = {"causal": "111111", "bidirectional": "000000", "prefix_lm": "000111", "blocks": "010110",
+                         "pi0": "0000110", "pi05": "000100", "pi05_subtask": "00011100", "smolvla": "0001111",
+                         "fast": "000111"}
+
+
 def _att_dtype_matrix(runner: Runner, options: CheckOptions) -> CheckResult:
     """The implementation on the same small inputs with att in every dtype of ``ATT_DTYPES``.
 
@@ -430,9 +436,12 @@ def _att_dtype_matrix(runner: Runner, options: CheckOptions) -> CheckResult:
     inputs = [MaskExample(_bits("111110"), _bits("000111")),
               MaskExample(np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1], [1, 1, 1, 1, 1]], dtype=bool),
                           np.array([[0, 1, 0, 1, 1], [1, 0, 0, 1, 0], [0, 0, 1, 0, 0]], dtype=bool))]
-    inputs = [example for example in inputs if _fits_layout(tuple(example.att_masks[-1]), options.layout)] or \
-        [MaskExample(_bits("111110"), _bits("111111" if options.layout in ("causal", "fast", "smolvla")
-                                                else "000000"))]
+    inputs = [example for example in inputs
+              if all(_fits_layout(tuple(row), options.layout) for row in example.att_masks)
+              and all(_fits_padding(tuple(row), options.padding) for row in example.pad_masks)]
+    if not inputs:  # a model layout, or a generic one the two inputs above leave: one row in its own pattern
+        att = ATT_DTYPE_LAYOUT_ROWS.get(options.layout, "000111")
+        inputs = [MaskExample(np.ones((1, len(att)), dtype=bool), _bits(att))]
     accepted: list[str] = []
     notes: list[str] = []
     for dtype in ATT_DTYPES:

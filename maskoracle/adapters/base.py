@@ -120,8 +120,10 @@ class TorchAdapter(Adapter):
         """``str(tensor.device)``, ``cpu`` for a numpy array, ``None`` for anything else."""
         if isinstance(result, self.torch.Tensor):
             device = result.device
-            # "cuda" and "cuda:0" name the same device: compare as the inputs' device was given.
-            if self.torch_device.index is None and device.type == self.torch_device.type:
+            # "cuda" and "cuda:0" name the same device, and torch reports a tensor built on "cpu:0" as on
+            # "cpu" (the CPU has no index): compare as the inputs' device was given.
+            if device.type == self.torch_device.type and (
+                    self.torch_device.index is None or device.index in (None, self.torch_device.index)):
                 return str(self.torch_device)
             return str(device)
         if isinstance(result, np.ndarray):

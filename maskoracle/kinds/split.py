@@ -307,13 +307,14 @@ def split_plan(kind: str, fn: Callable[..., Any], adapter: Adapter, options: Any
         ]
 
     def long_prompts() -> CheckResult:
-        inputs: list[Any] = []
-        for L in (2100,):
-            pad = np.ones((1, L + 1), dtype=bool)
-            pad[0, 1000:1100] = False
-            inputs.append(SplitExample(pad, np.zeros((1, L + 1), dtype=bool) | (np.arange(L + 1) >= 1000), L))
-            causal = np.ones((1, 2050), dtype=bool)
-            inputs.append(SplitExample(causal, causal.copy(), 2049))
+        # A 2,100-token prompt with a padded stretch and a causal tail (tiled or chunked code breaks on such
+        # lengths), and 2,049 causal blocks (where float16 block ids stop counting), each before one new token.
+        L = 2100
+        pad = np.ones((1, L + 1), dtype=bool)
+        pad[0, 1000:1100] = False
+        att = (np.arange(L + 1) >= 1000)[None, :]
+        causal = np.ones((1, 2050), dtype=bool)
+        inputs: list[Any] = [SplitExample(pad, att, L), SplitExample(causal, causal.copy(), 2049)]
         return run_fixed(state("size_boundaries"), steps, inputs)
 
     return [
