@@ -440,8 +440,8 @@ def _att_dtype_matrix(runner: Runner, options: CheckOptions) -> CheckResult:
               if all(_fits_layout(tuple(row), options.layout) for row in example.att_masks)
               and all(_fits_padding(tuple(row), options.padding) for row in example.pad_masks)]
     if not inputs:  # a model layout, or a generic one the two inputs above leave: one row in its own pattern
-        att = ATT_DTYPE_LAYOUT_ROWS.get(options.layout, "000111")
-        inputs = [MaskExample(np.ones((1, len(att)), dtype=bool), _bits(att))]
+        row = ATT_DTYPE_LAYOUT_ROWS.get(options.layout, "000111")
+        inputs = [MaskExample(np.ones((1, len(row)), dtype=bool), _bits(row))]
     accepted: list[str] = []
     notes: list[str] = []
     for dtype in ATT_DTYPES:
