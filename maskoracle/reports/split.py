@@ -110,7 +110,7 @@ def split_input_lines(pad: np.ndarray, att: np.ndarray, split: int, kind: str) -
             lines.append(f"  suffix_att[{b}] = {_short(att[b, split:])}")
             lines.append(f"  (prefix att, for the full mask only: {_short(att[b, :split])})")
     else:
-        lines.append(f"counterexample [B, T] = [{B}, {N}]: a prompt of {split} tokens, then {N - split} decoded")
+        lines.append(f"counterexample [B, T] = [{B}, {N}]: a prompt of {split} token{'s' if split != 1 else ''}, then {N - split} decoded")
         for b in range(B):
             lines.append(f"  pad[{b}] = {_short(pad[b])}")
             lines.append(f"  att[{b}] = {_short(att[b])}")
