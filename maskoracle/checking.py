@@ -32,6 +32,7 @@ from .engine import (
     run_fixed,
     run_property,
 )
+from .kinds import DEFAULT_KIND, KINDS, kind_check_descriptions, kind_plan
 from .oracle import PAD_QUERY_POLICIES, SPEC_CASES, SPECS, Invariant, invariants_for
 from .profiles import DEFAULT_SHRINK_BUDGET_S, resolve_profile
 from .results import CheckReport, CheckResult, Counterexample
@@ -66,6 +67,8 @@ CHECK_DESCRIPTIONS = {
     "results_stay_valid": "a result does not change when the implementation is called again (no reused buffer)",
     "no_input_aliasing": "the result does not share memory with an input (a view of pad or att)",
     "result_device": "the result lives on the inputs' device",
+    "att_dtypes": "att given as each of bool, int32, int64, float32, bfloat16, float16: a dtype the implementation "
+                  "rejects is named (a note); a wrong mask for a dtype it accepts is a failure",
 }
 
 
@@ -81,6 +84,7 @@ class CheckOptions:
     max_examples: int | None = None
     timeout: float = 10.0
     seed: int | None = None
+    kind: str = DEFAULT_KIND
 
     def validate(self) -> None:
         """Raise ``UsageError`` with a one-line message for any option value outside INTERFACE's table."""
@@ -90,6 +94,7 @@ class CheckOptions:
             "padding": PADDINGS,
             "pad_queries": PAD_QUERY_POLICIES,
             "att_dtype": ATT_DTYPES,
+            "kind": KINDS,
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -122,6 +127,7 @@ def check(
     checks: Iterable[str] | None = None,
     progress: Callable[[str, CheckResult | None], None] | None = None,
     examples_progress: Callable[[str, int, int], None] | None = None,
+    kind: str = DEFAULT_KIND,
 ) -> CheckReport:
     """Check ``fn(pad_masks, att_masks) -> mask`` against the oracle; return a ``CheckReport``.
 
@@ -137,6 +143,10 @@ def check(
     ``layout`` may be a grouped ``Layout`` (or the name of a built-in one, or ``path/file.py:NAME``): see
     ``maskoracle.layout_checking``. Raises ``UsageError`` for a bad option value; a misbehaving ``fn`` never
     raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run, as Ctrl-C would).
+
+    ``kind`` is the calling convention of ``fn`` (``maskoracle.kinds``): ``mask`` (the default),
+    ``kv_cache`` (``fn(prefix_pad, suffix_pad, suffix_att) -> [B, S, P+S]``) or ``incremental``
+    (``fn(pad_masks, att_masks) -> [B, 1, T]``, the last token's row), each with its own checks (SPEC §5).
     """
     from .layout_checking import check_layout, resolve_layout_arguments
 
@@ -147,13 +157,16 @@ def check(
                             timeout=timeout, seed=seed, profile=profile, db=db, target=target, checks=checks,
                             progress=progress)
     options = CheckOptions(spec, framework, device, layout, padding, pad_queries, att_dtype, max_examples,
-                           timeout, seed)
+                           timeout, seed, kind)
     options.validate()
+    if kind != DEFAULT_KIND and spec != "block_causal":
+        raise UsageError(f"--kind {kind} is checked against SPEC §5, which builds on block_causal; drop --spec {spec}")
     chosen_profile = resolve_profile(profile)
     wanted = set(checks) if checks is not None else None
-    unknown = (wanted or set()) - set(check_names(spec))
+    names = check_names(spec, kind)
+    unknown = (wanted or set()) - set(names)
     if unknown:
-        raise UsageError(f"unknown check {sorted(unknown)[0]!r}; choose from {', '.join(check_names(spec))}")
+        raise UsageError(f"unknown check {sorted(unknown)[0]!r}; choose from {', '.join(names)}")
     adapter = get_adapter(framework, device)
     # An att dtype the framework cannot build is a usage error, found before any check runs.
     adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), att_dtype)
@@ -169,7 +182,8 @@ def check(
         seed=seed,
         shrink_budget_s=chosen_profile.shrink_budget_s if chosen_profile else DEFAULT_SHRINK_BUDGET_S,
         database=resolve_database(db, seed_given),
-        key=f"maskoracle/{target}/{spec}/{framework}/{layout}/{padding}/{pad_queries}/{att_dtype}",
+        key=f"maskoracle/{target}/{spec}/{framework}/{layout}/{padding}/{pad_queries}/{att_dtype}"
+            + ("" if kind == DEFAULT_KIND else f"/{kind}"),
         on_example=examples_progress,
     )
     runner = Runner(fn, adapter, spec, pad_queries, att_dtype, timeout)
@@ -180,18 +194,21 @@ def check(
             "framework": framework, "device": device, "layout": layout, "padding": padding,
             "pad_queries": pad_queries, "att_dtype": att_dtype, "max_examples": max_examples,
             "timeout": timeout, "seed": seed, "profile": chosen_profile.name if chosen_profile else None,
+            "kind": kind,
         },
     )
     started = time.perf_counter()
     stopped: str | None = None
-    for name, run_check in _plan(runner, options, run):
+    plan = _plan(runner, options, run) if kind == DEFAULT_KIND else kind_plan(kind, fn, adapter, options, run)
+    descriptions = CHECK_DESCRIPTIONS if kind == DEFAULT_KIND else kind_check_descriptions(kind)
+    for name, run_check in plan:
         if wanted is not None and name not in wanted:
             continue
         if progress:
             progress(name, None)
         if stopped:
             result = CheckResult(name, "skipped", message=f"not run: {stopped}",
-                                 description=CHECK_DESCRIPTIONS.get(name, ""))
+                                 description=descriptions.get(name, ""))
         else:
             result = run_check()
             if result.status == "failed" and result.message.startswith("timed out"):
@@ -207,8 +224,10 @@ def check(
     return report
 
 
-def check_names(spec: str = "block_causal") -> list[str]:
-    """The names of the checks ``check()`` runs for ``spec``, in order."""
+def check_names(spec: str = "block_causal", kind: str = DEFAULT_KIND) -> list[str]:
+    """The names of the checks ``check()`` runs for ``spec`` and ``kind``, in order."""
+    if kind != DEFAULT_KIND:
+        return list(kind_check_descriptions(kind))
     return [*CHECK_DESCRIPTIONS, *(invariant.name for invariant in invariants_for(spec))]
 
 
@@ -266,7 +285,10 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
         try:
             runner.compute(pad, att)
         except (Failure, Aborted) as failure:
-            return current.result("failed", failure.message, runner.counterexample_for(pad, att))
+            message = failure.message
+            if options.att_dtype != "bool" and message.startswith("raised ") and "timed out" not in message:
+                message = f"rejects att {options.att_dtype} (--att-dtype {options.att_dtype}): {message}"
+            return current.result("failed", message, runner.counterexample_for(pad, att))
         current.examples += 1
         return current.result("passed")
 
@@ -386,10 +408,76 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
         ("results_stay_valid", results_stay_valid),
         ("no_input_aliasing", no_input_aliasing),
         ("result_device", result_device),
+        ("att_dtypes", lambda: _att_dtype_matrix(runner, options)),
     ]
     for invariant in invariants_for(options.spec):
         plan.append((invariant.name, _invariant_check(runner, options, invariant, run, few)))
     return plan
+
+
+# One row per layout, in the model's own att pattern (SPEC §8), for the att_dtypes check.
+ATT_DTYPE_LAYOUT_ROWS = {"causal": "111111", "bidirectional": "000000", "prefix_lm": "000111", "blocks": "010110",
+                         "pi0": "0000110", "pi05": "000100", "pi05_subtask": "00011100", "smolvla": "0001111",
+                         "fast": "000111"}
+
+
+def _att_dtype_matrix(runner: Runner, options: CheckOptions) -> CheckResult:
+    """The implementation on the same small inputs with att in every dtype of ``ATT_DTYPES``.
+
+    A dtype it raises on is *rejected*: named in the message, not a failure (an implementation may accept one
+    att dtype only; the one asked for with ``--att-dtype`` is checked by every other check). A dtype it accepts
+    but answers wrongly for (or with something that is not a mask) fails the check: that is a silent bug.
+    Long, size-dependent dtype bugs (bfloat16 cumsums past 256 blocks) are the business of a run with that
+    ``--att-dtype``; these inputs are small, so every dtype holds their block ids exactly.
+    """
+    current = CheckState("att_dtypes", CHECK_DESCRIPTIONS["att_dtypes"])
+    inputs = [MaskExample(_bits("111110"), _bits("000111")),
+              MaskExample(np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1], [1, 1, 1, 1, 1]], dtype=bool),
+                          np.array([[0, 1, 0, 1, 1], [1, 0, 0, 1, 0], [0, 0, 1, 0, 0]], dtype=bool))]
+    inputs = [example for example in inputs
+              if all(_fits_layout(tuple(row), options.layout) for row in example.att_masks)
+              and all(_fits_padding(tuple(row), options.padding) for row in example.pad_masks)]
+    if not inputs:  # a model layout, or a generic one the two inputs above leave: one row in its own pattern
+        row = ATT_DTYPE_LAYOUT_ROWS.get(options.layout, "000111")
+        inputs = [MaskExample(np.ones((1, len(row)), dtype=bool), _bits(row))]
+    accepted: list[str] = []
+    notes: list[str] = []
+    for dtype in ATT_DTYPES:
+        other = Runner(runner.fn, runner.adapter, runner.spec, runner.pad_queries, dtype, runner.timeout)
+        rejected = None
+        for example in inputs:
+            pad, att = example.pad_masks, example.att_masks
+            try:
+                call = other.call(pad, att)
+            except UsageError as error:  # the framework cannot build this dtype here (JAX without x64, ...)
+                notes.append(f"att {dtype} not tried: {error}")
+                rejected = "not tried"
+                break
+            except Aborted as aborted:
+                return current.result("failed", f"att {dtype}: {aborted.message}", aborted.counterexample)
+            except Failure as failure:
+                rejected = failure.message.removeprefix("raised ").split(" on input [B, L]")[0]
+                notes.append(f"rejects att {dtype}: {rejected}")
+                break
+            try:
+                actual = other.decode(call, pad, att)
+                expected = other.expected(pad, att)
+                differ = np.not_equal(expected, actual) & other.compared_rows(pad)[:, :, None]
+                if differ.any():
+                    b, query, key = (int(x) for x in np.argwhere(differ)[0])
+                    raise Failure(f"cell (b={b}, query={query}, key={key}): expected {mark(expected[b, query, key])}"
+                                  f", got {mark(actual[b, query, key])}",
+                                  Counterexample(pad.copy(), att.copy(), expected, actual, other.compared_rows(pad)))
+            except Failure as failure:
+                example_found = failure.counterexample
+                example_found.note = f"att given as {dtype}"
+                return current.result("failed", f"accepts att {dtype} but gets it wrong: {failure.message}",
+                                      example_found)
+            current.examples += 1
+        if rejected is None:
+            accepted.append(dtype)
+    message = f"accepts att {', '.join(accepted) or 'none'}"
+    return current.result("passed", "; ".join([message, *notes]))
 
 
 def _call_or_none(runner: Runner, pad: np.ndarray, att: np.ndarray) -> Call | None:
@@ -435,6 +523,13 @@ def _exhaustive(runner: Runner, options: CheckOptions) -> CheckResult:
         ]
         example = MaskExample(np.array([row[0] for row in rows], dtype=bool).reshape(len(rows), L),
                               np.array([row[1] for row in rows], dtype=bool).reshape(len(rows), L))
+        if runner.adapter.compiles_per_shape:
+            # JAX traces and compiles for every new input shape: a first, untimed call pays for that, so the
+            # budget measures the implementation, not the compiler (a raising call is reported below).
+            try:
+                runner.call(example.pad_masks, example.att_masks)
+            except (Failure, Aborted):
+                pass
         started = time.perf_counter()
         result = run_fixed(CheckState("exhaustive_small"), lambda e: runner.compare(e.pad_masks, e.att_masks),
                            [example])

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from .adapters import FRAMEWORKS, UsageError
 from .checking import MAX_TIMEOUT_S
+from .kinds import KINDS
 from .layouts import layout_argument as _layout_family
 from .layouts import spec_argument as _spec_or_layout
 from .oracle import PAD_QUERY_POLICIES, SPECS
@@ -80,6 +81,10 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="DB", default=None,
                         help="example database: a directory, redis://HOST:PORT/N, several comma-separated, or "
                              "'none' (default $MASKORACLE_DB, else .hypothesis/)")
+    # Implementation kinds (maskoracle.kinds): the calling convention of TARGET.
+    parser.add_argument("--kind", choices=KINDS, default="mask",
+                        help="mask: fn(pad, att) -> [B, L, L]; kv_cache: fn(prefix_pad, suffix_pad, suffix_att) -> "
+                             "[B, S, P+S]; incremental: fn(pad, att) -> [B, 1, T], the last token's row")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,7 +59,7 @@ def _progress(out: Output, total: int) -> tuple[Any, Any, Any]:
 
 
 def _check_with_progress(fn: Any, out: Output, **options: Any) -> CheckReport:
-    bar, update, examples = _progress(out, len(check_names(options.get("spec", "block_causal"))))
+    bar, update, examples = _progress(out, len(check_names(options.get("spec", "block_causal"), options.get("kind", "mask"))))
     with bar:
         return check(fn, progress=update, examples_progress=examples, **options)
 
@@ -71,7 +71,7 @@ def run_check(args: argparse.Namespace) -> int:
         fn, out, spec=args.spec, framework=args.framework, device=args.device, layout=args.layout,
         padding=args.padding, pad_queries=args.pad_queries, att_dtype=args.att_dtype,
         max_examples=args.max_examples, timeout=args.timeout, seed=args.seed, profile=args.profile, db=args.db,
-        target=args.target,
+        target=args.target, kind=args.kind,
     )
     render_report(report, out)
     if args.json:

@@ -287,9 +287,11 @@ def fewer_batch_rows(body: Callable[[MaskExample], None], failure: Failure, limi
     candidates = [[row] for row in failing]
     candidates += [[first, row] for row in failing for first in (0, row - 1) if first < row]
     candidates += [list(pair) for pair in itertools.combinations(range(min(B, 4)), 2)]
+    # Counterexamples of other kinds (a KV-cache split, say) know how to cut themselves to some rows.
+    cut = getattr(failure.counterexample, "example_for_rows", None)
     for rows in candidates[:limit]:
         try:
-            body(MaskExample(pad[rows], att[rows]))
+            body(cut(rows) if cut is not None else MaskExample(pad[rows], att[rows]))
         except Failure as smaller:
             return smaller
         except (Aborted, _ShrinkBudgetSpent):

@@ -117,3 +117,32 @@ class CheckReport:
             "elapsed_s": round(self.elapsed_s, 4),
             "checks": [result.to_json() for result in self.checks],
         }
+
+
+@dataclass
+class SplitCounterexample(Counterexample):
+    """A counterexample for a KV-cache or incremental mask: a sequence split in two, and rectangular masks.
+
+    ``pad``/``att`` are the whole sequence ``[B, N]``; ``split`` is the prefix (or prompt) length. ``expected``
+    and ``actual`` are ``[B, Q, N]``: the query rows ``query_offset .. query_offset + Q - 1`` of the sequence
+    (the suffix rows of a KV-cache mask; the last token's row in incremental decoding).
+    """
+
+    split: int = 0
+    query_offset: int = 0
+    kind: str = "kv_cache"
+
+    def example_for_rows(self, rows: list[int]) -> Any:
+        """The same input cut to some batch rows (for cutting a failing batch down, engine.fewer_batch_rows)."""
+        from .strategies.split import SplitExample
+
+        return SplitExample(self.pad[rows], self.att[rows], self.split)
+
+    def to_json(self) -> dict[str, Any]:
+        payload = super().to_json()
+        payload.update({"kind": self.kind, "split": self.split, "query_offset": self.query_offset})
+        if self.kind == "kv_cache":
+            payload.update({"prefix_pad": self.pad[:, :self.split].astype(int).tolist(),
+                            "suffix_pad": self.pad[:, self.split:].astype(int).tolist(),
+                            "suffix_att": self.att[:, self.split:].astype(int).tolist()})
+        return payload

@@ -315,7 +315,7 @@ def test_to_numpy_widens_bfloat16(torch_adapter):
     np.testing.assert_array_equal(array, [[-1.5, 0.0]])
 
 
-@pytest.mark.parametrize("framework", ["jax", "tensorflow", "Torch", ""])
+@pytest.mark.parametrize("framework", ["tensorflow", "Torch", ""])
 def test_get_adapter_unsupported_framework(framework):
     with pytest.raises(UsageError) as info:
         get_adapter(framework)
@@ -323,9 +323,9 @@ def test_get_adapter_unsupported_framework(framework):
     assert "torch" in message and "numpy" in message
 
 
-def test_get_adapter_jax_says_not_supported_yet():
-    with pytest.raises(UsageError, match="jax"):
-        get_adapter("jax")
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs JAX: pip install 'maskoracle[jax]'")
+def test_get_adapter_jax():
+    assert get_adapter("jax").framework == "jax"  # the adapter itself: tests/test_jax.py
 
 
 @requires_torch

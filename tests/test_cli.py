@@ -401,7 +401,10 @@ CHECK_USAGE_ERRORS = [
     (["{dir}/missing.py:block_causal"], "missing.py"),
     (["{dir}/boom.py:block_causal"], "boom"),
     (["{dir}/exits.py:block_causal"], "SystemExit"),
-    ([NUMPY_BUILTIN, "--framework", "jax"], "jax"),
+    ([NUMPY_BUILTIN, "--framework", "jax", "--att-dtype", "int64"], "jax"),
+    ([NUMPY_BUILTIN, "--framework", "jax", "--device", "warp-drive"], "jax"),
+    ([NUMPY_BUILTIN, "--kind", "nope"], "--kind"),
+    ([NUMPY_BUILTIN, "--kind", "kv_cache", "--spec", "rowwise"], "--spec"),
     ([NUMPY_BUILTIN, "--framework", "numpy", "--device", "cuda"], "--device"),
     ([], "TARGET"),
 ]

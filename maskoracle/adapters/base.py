@@ -17,6 +17,8 @@ class Adapter:
     """Converts numpy ``[B, L]`` bool inputs to a framework's arrays and results back to numpy."""
 
     framework = "numpy"
+    # True where every new input shape costs a compilation (JAX): time budgets then skip the first call.
+    compiles_per_shape = False
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
@@ -118,8 +120,10 @@ class TorchAdapter(Adapter):
         """``str(tensor.device)``, ``cpu`` for a numpy array, ``None`` for anything else."""
         if isinstance(result, self.torch.Tensor):
             device = result.device
-            # "cuda" and "cuda:0" name the same device: compare as the inputs' device was given.
-            if self.torch_device.index is None and device.type == self.torch_device.type:
+            # "cuda" and "cuda:0" name the same device, and torch reports a tensor built on "cpu:0" as on
+            # "cpu" (the CPU has no index): compare as the inputs' device was given.
+            if device.type == self.torch_device.type and (
+                    self.torch_device.index is None or device.index in (None, self.torch_device.index)):
                 return str(self.torch_device)
             return str(device)
         if isinstance(result, np.ndarray):
@@ -142,7 +146,9 @@ _ADAPTERS: dict[str, type[Adapter]] = {"numpy": NumpyAdapter, "torch": TorchAdap
 def get_adapter(framework: str, device: str = "cpu") -> Adapter:
     """The adapter for ``framework``; a ``UsageError`` names what to install or pass instead."""
     if framework == "jax":
-        raise UsageError("--framework jax is not supported yet; use torch or numpy")
+        from .jax_adapter import JaxAdapter  # imports jax only when asked for
+
+        return JaxAdapter(device)
     if framework not in _ADAPTERS:
         raise UsageError(f"unknown framework {framework!r}; choose one of: {', '.join(FRAMEWORKS)}")
     return _ADAPTERS[framework](device)

@@ -21,3 +21,27 @@ def block_causal(pad_masks: np.ndarray, att_masks: np.ndarray) -> np.ndarray:
     att = np.asarray(att_masks) != 0
     B, L = pad.shape
     return write_block_causal(pad, att, np.empty((B, L, L), dtype=bool), True, False)
+
+
+def kv_cache(prefix_pad: np.ndarray, suffix_pad: np.ndarray, suffix_att: np.ndarray) -> np.ndarray:
+    """SPEC §5: ``[B, P]`` cached prefix padding, ``[B, S]`` suffix pad and att -> bool ``[B, S, P+S]``.
+
+    Every suffix query sees the real prefix tokens; among themselves the suffix tokens follow ``block_causal``.
+
+    >>> kv_cache(np.array([[1, 0]], bool), np.array([[1, 1]], bool), np.array([[1, 0]], bool)).astype(int).tolist()
+    [[[1, 0, 1, 1], [1, 0, 1, 1]]]
+    """
+    prefix = np.asarray(prefix_pad).astype(bool, copy=False)
+    suffix_mask = block_causal(suffix_pad, suffix_att)
+    B, S = suffix_mask.shape[:2]
+    return np.concatenate([np.broadcast_to(prefix[:, None, :], (B, S, prefix.shape[-1])), suffix_mask], axis=-1)
+
+
+def incremental(pad_masks: np.ndarray, att_masks: np.ndarray) -> np.ndarray:
+    """SPEC §5, one decoding step: the sequence so far ``[B, T]`` -> the last token's row ``[B, 1, T]``.
+
+    Block ids never decrease, so the last token's block is the latest: it sees every real token, if real.
+    """
+    del att_masks  # the last row of block_causal does not depend on att (block ids never decrease)
+    pad = np.asarray(pad_masks).astype(bool, copy=False)
+    return (pad & pad[:, -1:])[:, None, :]

@@ -91,3 +91,25 @@ def block_causal_additive(pad_masks: torch.Tensor, att_masks: torch.Tensor,
 def block_causal_additive_baseline(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:
     """openpi's pipeline: the straightforward bool mask, then ``where`` into a 4D additive float32 mask."""
     return to_additive_4d(block_causal_baseline(pad_masks, att_masks))
+
+
+def kv_cache(prefix_pad: torch.Tensor, suffix_pad: torch.Tensor, suffix_att: torch.Tensor) -> torch.Tensor:
+    """SPEC §5: ``[B, P]`` cached prefix padding, ``[B, S]`` suffix pad and att -> bool ``[B, S, P+S]``.
+
+    What a pi0-style model feeds attention when the action suffix runs against the cached prefix: every
+    suffix query sees the real prefix tokens, and the suffix tokens follow ``block_causal`` among themselves.
+    """
+    suffix_mask = block_causal(suffix_pad, suffix_att)
+    B, S = suffix_mask.shape[:2]
+    prefix = prefix_pad.bool()[:, None, :].expand(B, S, prefix_pad.shape[-1])
+    return torch.cat([prefix, suffix_mask], dim=-1)
+
+
+def incremental(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:
+    """SPEC §5, one decoding step: the sequence so far ``[B, T]`` -> the last token's row ``[B, 1, T]``.
+
+    Block ids never decrease, so the last token's block is the latest one: a real last token sees every real
+    token so far, a padded one nothing.
+    """
+    pad = pad_masks.bool()
+    return (pad & pad[:, -1:])[:, None, :]

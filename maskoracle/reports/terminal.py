@@ -9,7 +9,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..oracle import block_ids
-from ..results import CheckReport, CheckResult, Counterexample
+from ..results import CheckReport, CheckResult, Counterexample, SplitCounterexample
 from .tables import (
     format_bits,
     mask_table,
@@ -22,7 +22,7 @@ from .tables import (
 
 DEFAULT_OPTIONS = {
     "framework": "torch", "device": "cpu", "layout": "any", "padding": "any", "pad_queries": "masked",
-    "att_dtype": "bool", "timeout": 10.0,
+    "att_dtype": "bool", "timeout": 10.0, "kind": "mask",
 }
 
 
@@ -95,6 +95,9 @@ def render_failure(report: CheckReport, result: CheckResult, out: Output) -> Non
     example = result.counterexample
     if example is None:
         return
+    if isinstance(example, SplitCounterexample):
+        _render_split_failure(report, example, out)
+        return
     B, L = example.shape
     out.line(f"  counterexample [B, L] = [{B}, {L}]" + (f"; {example.note}" if example.note else ""))
     # A group-rule layout check (maskoracle.layout_checking) feeds segment ids where att would be.
@@ -125,6 +128,33 @@ def render_failure(report: CheckReport, result: CheckResult, out: Output) -> Non
     if segment_names:
         out.line(f"  reproduce: the same check with --seed {report.options.get('seed')}")
         return
+    out.line("  reproduce:")
+    out.line("    " + reproduce_command(report))
+    out.line("  or in Python:")
+    for line in reproduce_snippet(report, example).splitlines():
+        out.line("    " + line)
+
+
+def _render_split_failure(report: CheckReport, example: SplitCounterexample, out: Output) -> None:
+    """A KV-cache or incremental counterexample: the split inputs and S x (P+S) tables (reports/split.py)."""
+    from .split import split_comparison_lines, split_input_lines
+
+    for line in split_input_lines(example.pad, example.att, example.split, example.kind):
+        out.line("  " + line)
+    if example.note:
+        out.line(f"  ({example.note})")
+    if example.expected is not None and example.actual is not None:
+        cells = example.differing_cells()
+        batch = cells[0][0] if cells else 0
+        if example.shape[0] > 1:
+            out.line(f"  batch entry {batch}:")
+        compared = example.compared_rows[batch] if example.compared_rows is not None else None
+        for line in split_comparison_lines(example.expected[batch], example.actual[batch], example.pad[batch],
+                                           example.att[batch], example.split, example.query_offset,
+                                           kind=example.kind, compared_rows=compared):
+            out.line("  " + line)
+    elif example.expected is not None:
+        out.line("  (no mask came back to compare)")
     out.line("  reproduce:")
     out.line("    " + reproduce_command(report))
     out.line("  or in Python:")
@@ -169,28 +199,55 @@ def reproduce_command(report: CheckReport) -> str:
 
 
 def reproduce_snippet(report: CheckReport, example: Counterexample) -> str:
-    """Copy-paste Python that rebuilds the counterexample and compares the target with ``reference_mask``."""
+    """Copy-paste Python that rebuilds the counterexample and compares the target with the oracle."""
     framework = report.options.get("framework", "torch")
     att_dtype = report.options.get("att_dtype", "bool")
+    device = report.options.get("device", "cpu")
+    kind = report.options.get("kind", "mask")
+    pad_queries = report.options.get("pad_queries", "masked")
     pad_rows = ", ".join(row_expression(row) for row in example.pad)
     att_rows = ", ".join(row_expression(row) for row in example.att)
     lines = [
         "import numpy as np",
-        "from maskoracle import reference_mask",
         "from maskoracle.targets import load_target",
         f"fn = load_target({report.target!r})",
         f"pad = np.array([[c == '1' for c in row] for row in [{pad_rows}]])",
         f"att = np.array([[c == '1' for c in row] for row in [{att_rows}]])",
-        f"expected = reference_mask(pad, att, spec={report.spec!r}, "
-        f"pad_queries={report.options.get('pad_queries', 'masked')!r})",
     ]
     if framework == "torch":
-        device = report.options.get("device", "cpu")
-        lines = ["import torch", *lines,
-                 f"actual = fn(torch.from_numpy(pad).to({device!r}), "
-                 f"torch.from_numpy(att).to({device!r}, torch.{att_dtype}))"]
+        lines.insert(0, "import torch")
+
+        def build(name: str, dtype: str) -> str:
+            return f"torch.from_numpy({name}).to({device!r}, torch.{dtype})"
+    elif framework == "jax":
+        lines[:0] = ["import jax", "import jax.numpy as jnp"]
+
+        def build(name: str, dtype: str) -> str:
+            return f"jax.device_put(jnp.asarray({name}, jnp.{dtype}), jax.devices({device.split(':')[0]!r})[0])"
     else:
-        lines.append(f"actual = fn(pad, att.astype({att_dtype!r}))")
+        def build(name: str, dtype: str) -> str:
+            return name if dtype == "bool" else f"{name}.astype({dtype!r})"
+    if isinstance(example, SplitCounterexample) and kind == "kv_cache":
+        split = example.split
+        lines += [
+            "from maskoracle.oracle.kv_cache import kv_cache_mask",
+            f"prefix_pad, suffix_pad, suffix_att = pad[:, :{split}], pad[:, {split}:], att[:, {split}:]",
+            f"expected = kv_cache_mask(prefix_pad, suffix_pad, suffix_att, pad_queries={pad_queries!r})",
+            f"actual = fn({build('prefix_pad', 'bool')}, {build('suffix_pad', 'bool')}, "
+            f"{build('suffix_att', att_dtype)})",
+        ]
+    elif isinstance(example, SplitCounterexample):
+        lines += [
+            "from maskoracle.oracle.kv_cache import incremental_row",
+            "expected = incremental_row(pad, att)[:, None, :]  # the last row of the full mask",
+            f"actual = fn({build('pad', 'bool')}, {build('att', att_dtype)})",
+        ]
+    else:
+        lines += [
+            "from maskoracle import reference_mask",
+            f"expected = reference_mask(pad, att, spec={report.spec!r}, pad_queries={pad_queries!r})",
+            f"actual = fn({build('pad', 'bool')}, {build('att', att_dtype)})",
+        ]
     lines.append("print(expected.astype(int)); print(actual)")
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ import pytest
 
 from ..adapters import FRAMEWORKS, UsageError
 from ..database import chosen_database
+from ..kinds import KINDS
 from ..layouts import layout_argument, spec_argument
 from ..oracle import PAD_QUERY_POLICIES, SPECS
 from ..strategies import ATT_DTYPES, LAYOUTS, PADDINGS
@@ -51,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="size grid of the speed suite (pytest-benchmark), e.g. 8x1024,64x1024,2x4096")
     group.addoption("--mask-bench-workload", default="pi05_subtask",
                     help="(pad, att) layout the speed suite times: pi05_subtask, causal, bidirectional, random")
+    group.addoption("--mask-kind", choices=KINDS, default="mask",
+                    help="calling convention: mask, kv_cache (prefix_pad, suffix_pad, suffix_att) or incremental")
 
 
 def _seed(config: pytest.Config) -> int:
@@ -116,8 +119,6 @@ def pytest_configure(config: pytest.Config) -> None:
         except UsageError as error:
             raise pytest.UsageError(str(error)) from None
     config._maskoracle_grouped = grouped is not None  # type: ignore[attr-defined]
-    if options["framework"] == "jax":
-        raise pytest.UsageError("--mask-framework jax is not supported yet; use torch or numpy")
     config._maskoracle_impls = impls  # type: ignore[attr-defined]
 
 
@@ -139,6 +140,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not impls:
         raise pytest.UsageError("maskoracle.suites needs an implementation: pass --mask-impl package.module:function")
     metafunc.parametrize("mask_impl", impls, ids=[impl.target for impl in impls], scope="session")
+    # A suite module whose checks depend on --mask-kind says which through checks_for(kind).
+    checks_for = getattr(metafunc.module, "checks_for", None)
+    if checks_for is not None and "check_name" in metafunc.fixturenames:
+        metafunc.parametrize("check_name", checks_for(metafunc.config.getoption("--mask-kind")))
 
 
 @pytest.fixture(scope="session")
@@ -164,6 +169,7 @@ def _options(config: pytest.Config) -> dict[str, Any]:
         # The session's seed is drawn here when --mask-seed is absent; that is no reason to go without the
         # example database, which check() otherwise drops for an explicit seed.
         "db": chosen_database(get("--mask-db")) or (None if get("--mask-seed") is not None else "default"),
+        "kind": get("--mask-kind"),
     }
 
 
@@ -177,6 +183,11 @@ def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any], pytestconf
     grouped = getattr(pytestconfig, "_maskoracle_grouped", False)
 
     def run(name: str) -> None:
+        from ..checking import check_names
+
+        kind = mask_options.get("kind", "mask")
+        if name not in check_names(mask_options["spec"], kind):
+            pytest.skip(f"{name} is not a check of --mask-kind {kind}")
         if grouped and name not in LAYOUT_CHECK_DESCRIPTIONS:
             pytest.skip(f"{name}: not a check of grouped layouts (maskoracle.layout_checking)")
         try:
