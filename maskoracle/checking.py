@@ -21,6 +21,8 @@ from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .adapters import UsageError, get_adapter
+from .adapters.flex import validate_kind, wrap_kind
+from .attention_checks import DESCRIPTIONS as ATTENTION_CHECK_DESCRIPTIONS
 from .engine import (
     Aborted,
     Call,
@@ -68,7 +70,9 @@ CHECK_DESCRIPTIONS = {
     "results_stay_valid": "a result does not change when the implementation is called again (no reused buffer)",
     "no_input_aliasing": "the result does not share memory with an input (a view of pad or att)",
     "result_device": "the result lives on the inputs' device",
+    **ATTENTION_CHECK_DESCRIPTIONS,  # block_mask_ragged, masked_values, attention_outputs (attention_checks.py)
 }
+MODEL_DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class CheckOptions:
     max_examples: int | None = None
     timeout: float = 10.0
     seed: int | None = None
+    kind: str = "mask"
+    model_dtypes: tuple[str, ...] = ()
+    nan_free: bool = False
 
     def validate(self) -> None:
         """Raise ``UsageError`` with a one-line message for any option value outside INTERFACE's table."""
@@ -103,6 +110,18 @@ class CheckOptions:
         if not (isinstance(self.timeout, int | float) and math.isfinite(self.timeout)
                 and 0 < self.timeout <= MAX_TIMEOUT_S):
             raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds, got {self.timeout}")
+        validate_kind(self.kind, self.framework)
+        for dtype in self.model_dtypes:
+            if dtype not in MODEL_DTYPES:
+                raise UsageError(f"--model-dtypes: invalid dtype {dtype!r} (choose from {', '.join(MODEL_DTYPES)})")
+
+
+def model_dtypes_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"float32,bfloat16"`` or ``["float32", "bfloat16"]`` -> ``("float32", "bfloat16")``."""
+    if value is None:
+        return ()
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(part.strip() for part in parts if part.strip())
 
 
 def _database(db: str | None, seed_given: bool) -> Any:
@@ -131,6 +150,9 @@ def check(
     max_examples: int | None = None,
     timeout: float = 10.0,
     seed: int | None = None,
+    kind: str = "mask",
+    model_dtypes: str | Iterable[str] | None = None,
+    nan_free: bool = False,
     profile: str | None = None,
     db: str | None = None,
     target: str | None = None,
@@ -150,7 +172,7 @@ def check(
     never raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run, as Ctrl-C would).
     """
     options = CheckOptions(spec, framework, device, layout, padding, pad_queries, att_dtype, max_examples,
-                           timeout, seed)
+                           timeout, seed, kind, model_dtypes_tuple(model_dtypes), nan_free)
     options.validate()
     chosen_profile = resolve_profile(profile)
     wanted = set(checks) if checks is not None else None
@@ -172,9 +194,10 @@ def check(
         seed=seed,
         shrink_budget_s=chosen_profile.shrink_budget_s if chosen_profile else DEFAULT_SHRINK_BUDGET_S,
         database=_database(db, seed_given),
-        key=f"maskoracle/{target}/{spec}/{framework}/{layout}/{padding}/{pad_queries}/{att_dtype}",
+        key=f"maskoracle/{target}/{spec}/{framework}/{layout}/{padding}/{pad_queries}/{att_dtype}"
+            + ("" if kind == "mask" else f"/{kind}"),
     )
-    runner = Runner(fn, adapter, spec, pad_queries, att_dtype, timeout)
+    runner = Runner(wrap_kind(fn, kind), adapter, spec, pad_queries, att_dtype, timeout)
     report = CheckReport(
         target=target,
         spec=spec,
@@ -182,11 +205,12 @@ def check(
             "framework": framework, "device": device, "layout": layout, "padding": padding,
             "pad_queries": pad_queries, "att_dtype": att_dtype, "max_examples": max_examples,
             "timeout": timeout, "seed": seed, "profile": chosen_profile.name if chosen_profile else None,
+            "kind": kind, "model_dtypes": list(options.model_dtypes), "nan_free": nan_free,
         },
     )
     started = time.perf_counter()
     stopped: str | None = None
-    for name, run_check in _plan(runner, options, run):
+    for name, run_check in _plan(runner, options, run, fn):
         if wanted is not None and name not in wanted:
             continue
         if progress:
@@ -247,7 +271,8 @@ def _bits(text: str) -> np.ndarray:
 
 # --- the checks ------------------------------------------------------------------------------------------
 
-def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple[str, Callable[[], CheckResult]]]:
+def _plan(runner: Runner, options: CheckOptions, run: RunSettings,
+          target_fn: MaskFn) -> list[tuple[str, Callable[[], CheckResult]]]:
     layout, padding = options.layout, options.padding
     few = max(10, run.max_examples // 4)  # examples for each check past equivalence
 
@@ -388,10 +413,50 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
         ("results_stay_valid", results_stay_valid),
         ("no_input_aliasing", no_input_aliasing),
         ("result_device", result_device),
+        *_attention_plan(runner, options, run, target_fn),
     ]
     for invariant in invariants_for(options.spec):
         plan.append((invariant.name, _invariant_check(runner, options, invariant, run, few)))
     return plan
+
+
+def _attention_plan(runner: Runner, options: CheckOptions, run: RunSettings,
+                    target_fn: MaskFn) -> list[tuple[str, Callable[[], CheckResult]]]:
+    """The checks of ``attention_checks.py``: FlexAttention block masks, masked values, attention outputs."""
+    from . import attention_checks as attention
+
+    def fits(pad: np.ndarray, att: np.ndarray) -> bool:
+        return _fits_padding(tuple(pad), options.padding) and _fits_layout(tuple(att), options.layout)
+
+    small = [MaskExample(_bits(pad), _bits(att)) for pad, att in ATTENTION_EXAMPLES
+             if fits(_bits(pad)[0], _bits(att)[0])]
+    examples = small + boundary_examples(options.layout, options.padding)[:1]
+
+    def block_mask_ragged() -> CheckResult:
+        if options.kind != "mask_mod":
+            return CheckResult("block_mask_ragged", "skipped", message="applies to --kind mask_mod",
+                               description=CHECK_DESCRIPTIONS["block_mask_ragged"])
+        ragged = attention.ragged_examples(options.layout, options.padding, attention.ragged_fixed(fits))
+        return attention.block_mask_ragged(runner, target_fn, ragged)
+
+    def only_masks(name: str, run_check: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
+        if options.kind == "mask":
+            return run_check
+        return lambda: CheckResult(name, "skipped", message=f"--kind {options.kind} gives bool masks; this check "
+                                   "applies to additive float results", description=CHECK_DESCRIPTIONS[name])
+
+    return [
+        ("block_mask_ragged", block_mask_ragged),
+        ("masked_values", only_masks("masked_values",
+                                     lambda: attention.masked_values(runner, options.model_dtypes, examples))),
+        ("attention_outputs", only_masks("attention_outputs", lambda: attention.attention_outputs(
+            runner, options.model_dtypes, options.nan_free, run.seed, examples))),
+    ]
+
+
+# Small inputs for the attention checks: padded query rows (right and left), and the user's example.
+ATTENTION_EXAMPLES = (("11111100", "00011100"), ("00111111", "11111111"), ("111110", "000111"),
+                      ("11111111", "11111111"))
 
 
 def _call_or_none(runner: Runner, pad: np.ndarray, att: np.ndarray) -> Call | None:

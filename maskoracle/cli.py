@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .adapters import FRAMEWORKS, UsageError
+from .adapters.flex import KINDS
 from .checking import MAX_TIMEOUT_S
 from .oracle import PAD_QUERY_POLICIES, SPECS
 from .profiles import PROFILES
@@ -74,6 +75,15 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
                         help="dev, ci (derandomised) or nightly (long campaigns); default $MASKORACLE_PROFILE")
     parser.add_argument("--db", metavar="DIR", default=None,
                         help="example database directory, or 'none' (default $MASKORACLE_DB, else .hypothesis/)")
+    # Implementation kinds and what attention does with the mask (issue #3: FlexAttention, additive masks).
+    parser.add_argument("--kind", choices=KINDS, default="mask",
+                        help="what TARGET returns: mask (default), mask_mod (a FlexAttention mask_mod factory) or "
+                             "block_mask (a BlockMask factory)")
+    parser.add_argument("--model-dtypes", metavar="DTYPES", default=None,
+                        help="dtypes the model runs in, comma separated (float32,bfloat16,float16): an additive "
+                             "masked value must survive each; attention_outputs runs in each")
+    parser.add_argument("--nan-free", action="store_true",
+                        help="fail attention_outputs on NaN in padded query rows too (they feed losses)")
 
 
 def build_parser() -> argparse.ArgumentParser:

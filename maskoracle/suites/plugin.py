@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ..adapters import FRAMEWORKS, UsageError
+from ..adapters.flex import KINDS
 from ..oracle import PAD_QUERY_POLICIES, SPECS
 from ..strategies import ATT_DTYPES, LAYOUTS, PADDINGS
 
@@ -40,6 +41,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run profile (default $MASKORACLE_PROFILE)")
     group.addoption("--mask-db", default=None, metavar="DIR",
                     help="example database directory or 'none' (default $MASKORACLE_DB, else .hypothesis/)")
+    group.addoption("--mask-kind", choices=KINDS, default="mask",
+                    help="what --mask-impl returns: mask, mask_mod (FlexAttention factory) or block_mask")
+    group.addoption("--mask-model-dtypes", default=None, metavar="DTYPES",
+                    help="dtypes the model runs in, comma separated (float32,bfloat16,float16)")
+    group.addoption("--mask-nan-free", action="store_true", help="fail on NaN in padded query rows of attention")
 
 
 def _seed(config: pytest.Config) -> int:
@@ -74,7 +80,11 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--mask-impl: {error}") from None
     options = _options(config)
     try:
-        CheckOptions(**{name: value for name, value in options.items() if name not in ("profile", "db")}).validate()
+        from ..checking import model_dtypes_tuple
+
+        fields: dict[str, Any] = {name: value for name, value in options.items() if name not in ("profile", "db")}
+        fields["model_dtypes"] = model_dtypes_tuple(fields["model_dtypes"])
+        CheckOptions(**fields).validate()
     except UsageError as error:
         raise pytest.UsageError(str(error).replace("--", "--mask-", 1)) from None
     if options["framework"] == "jax":
@@ -110,6 +120,9 @@ def _options(config: pytest.Config) -> dict[str, Any]:
         "max_examples": get("--mask-max-examples"),
         "timeout": get("--mask-timeout"),
         "seed": _seed(config),
+        "kind": get("--mask-kind"),
+        "model_dtypes": get("--mask-model-dtypes"),
+        "nan_free": get("--mask-nan-free"),
         "profile": get("--mask-profile"),
         # The session's seed is drawn here when --mask-seed is absent; that is no reason to go without the
         # example database, which check() otherwise drops for an explicit seed.
