@@ -101,6 +101,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("mask_impl", impls, ids=[impl.target for impl in impls], scope="session")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect ``test_attention`` items unless their options ask for them (suites/test_attention.py)."""
+    wanted: set[str] = set()
+    if config.getoption("--mask-kind", default="mask") == "mask_mod":
+        wanted.add("block_mask_ragged")
+    if config.getoption("--mask-model-dtypes", default=None) or config.getoption("--mask-nan-free", default=False):
+        wanted |= {"masked_values", "attention_outputs"}
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("check_name") if callspec is not None else None
+        is_attention = getattr(item, "originalname", "") == "test_attention"
+        (dropped if is_attention and name not in wanted else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def mask_options(pytestconfig: pytest.Config) -> dict[str, Any]:
     """The ``check()`` keyword arguments that the ``--mask-*`` options select."""
