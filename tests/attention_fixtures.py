@@ -11,7 +11,6 @@ from torch.nn.attention.flex_attention import create_block_mask
 from maskoracle.implementations.flex import block_causal_mask_mod
 from maskoracle.implementations.torch import MASKED_VALUE, block_causal
 
-
 # --- additive masks --------------------------------------------------------------------------------------------
 
 def transformers_eager_causal(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:

@@ -179,6 +179,9 @@ def reproduce_snippet(report: CheckReport, example: Counterexample) -> str:
         f"expected = reference_mask(pad, att, spec={report.spec!r}, "
         f"pad_queries={report.options.get('pad_queries', 'masked')!r})",
     ]
+    if report.options.get("kind", "mask") in ("mask_mod", "block_mask"):  # materialised as the check does
+        lines.insert(3, "from maskoracle.adapters.flex import wrap_kind")
+        lines.insert(5, f"fn = wrap_kind(fn, {report.options['kind']!r})")
     if framework == "torch":
         device = report.options.get("device", "cpu")
         lines = ["import torch", *lines,
