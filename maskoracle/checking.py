@@ -168,7 +168,11 @@ def check(
     Options are those of ``maskoracle check`` (INTERFACE.md). ``profile`` is ``dev``, ``ci`` or ``nightly``
     (``maskoracle.profiles``); ``db`` a directory for the example database or ``"none"``. ``checks``
     restricts the run to named checks (``check_names(spec)``); ``progress(name, result)`` is called before
-    (result ``None``) and after each. Raises ``UsageError`` for a bad option value; a misbehaving ``fn``
+    (result ``None``) and after each. ``kind`` says what ``fn`` returns: ``"mask"``, a FlexAttention
+    ``"mask_mod"`` factory or a ``"block_mask"`` factory (``adapters/flex.py``). ``model_dtypes`` (``"float32,
+    bfloat16"`` or a list) are the dtypes the model runs in: an additive masked value must survive each, and
+    ``attention_outputs`` runs in each; ``nan_free`` fails NaN in padded query rows of attention outputs.
+    Raises ``UsageError`` for a bad option value; a misbehaving ``fn``
     never raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run, as Ctrl-C would).
     """
     options = CheckOptions(spec, framework, device, layout, padding, pad_queries, att_dtype, max_examples,
