@@ -108,3 +108,10 @@ def ignores_padding_mask_mod(pad_masks: torch.Tensor, att_masks: torch.Tensor):
     """Only the block rule: padded keys attended, padded queries see everything (caught at every length)."""
     blocks = torch.cumsum(att_masks.int(), dim=-1)
     return lambda b, h, q_idx, kv_idx: blocks[b, kv_idx] <= blocks[b, q_idx]
+
+
+def openpi_additive_cuda(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:
+    """``openpi_additive`` on the inputs' device (its constants are built there)."""
+    allowed = block_causal(pad_masks, att_masks)[:, None]
+    zero = torch.zeros((), device=allowed.device)
+    return torch.where(allowed, zero, torch.full((), MASKED_VALUE, device=allowed.device))

@@ -151,3 +151,10 @@ def test_pytest_plugin_runs_the_attention_checks_when_asked(pytester) -> None:
     declared.assert_outcomes(passed=1, failed=2, deselected=15)
     text = declared.stdout.str()
     assert "--model-dtypes float16 --nan-free" in text  # the reproduce command repeats them
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: attention outputs of a mask on cuda")
+def test_attention_checks_on_cuda() -> None:
+    report = check(fixtures.openpi_additive_cuda, device="cuda", model_dtypes="float32,bfloat16", nan_free=True,
+                   checks=ATTENTION, **FAST)
+    assert report.passed, _failed(report)

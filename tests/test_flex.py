@@ -155,3 +155,11 @@ def test_cli_kind_usage_errors_exit_2_with_one_line(capsys, arguments: list[str]
     err = capsys.readouterr().err
     assert code == 2
     assert words in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: the FlexAttention kinds on --device cuda")
+@pytest.mark.parametrize("factory, kind", [(block_causal_mask_mod, "mask_mod"), (block_causal_block_mask, "block_mask")])
+def test_flex_kinds_on_cuda(factory, kind: str) -> None:
+    report = check(factory, kind=kind, device="cuda", checks=["output_format", "spec_examples", "result_device"],
+                   **FAST)
+    assert report.passed, _failed(report)
