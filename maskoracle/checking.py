@@ -19,6 +19,8 @@ import numpy as np
 from hypothesis import settings
 
 from .adapters import UsageError, get_adapter
+from .adapters.flex import validate_kind, wrap_kind
+from .attention_checks import DESCRIPTIONS as ATTENTION_CHECK_DESCRIPTIONS
 from .database import resolve_database
 from .engine import (
     Aborted,
@@ -32,7 +34,7 @@ from .engine import (
     run_fixed,
     run_property,
 )
-from .kinds import DEFAULT_KIND, KINDS, kind_check_descriptions, kind_plan
+from .kinds import DEFAULT_KIND, KINDS, MASK_LIKE_KINDS, kind_check_descriptions, kind_plan
 from .oracle import PAD_QUERY_POLICIES, SPEC_CASES, SPECS, Invariant, invariants_for
 from .profiles import DEFAULT_SHRINK_BUDGET_S, resolve_profile
 from .results import CheckReport, CheckResult, Counterexample
@@ -69,7 +71,9 @@ CHECK_DESCRIPTIONS = {
     "result_device": "the result lives on the inputs' device",
     "att_dtypes": "att given as each of bool, int32, int64, float32, bfloat16, float16: a dtype the implementation "
                   "rejects is named (a note); a wrong mask for a dtype it accepts is a failure",
+    **ATTENTION_CHECK_DESCRIPTIONS,  # block_mask_ragged, masked_values, attention_outputs (attention_checks.py)
 }
+MODEL_DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class CheckOptions:
     timeout: float = 10.0
     seed: int | None = None
     kind: str = DEFAULT_KIND
+    model_dtypes: tuple[str, ...] = ()
+    nan_free: bool = False
 
     def validate(self) -> None:
         """Raise ``UsageError`` with a one-line message for any option value outside INTERFACE's table."""
@@ -106,6 +112,18 @@ class CheckOptions:
         if not (isinstance(self.timeout, int | float) and math.isfinite(self.timeout)
                 and 0 < self.timeout <= MAX_TIMEOUT_S):
             raise UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds, got {self.timeout}")
+        validate_kind(self.kind, self.framework)
+        for dtype in self.model_dtypes:
+            if dtype not in MODEL_DTYPES:
+                raise UsageError(f"--model-dtypes: invalid dtype {dtype!r} (choose from {', '.join(MODEL_DTYPES)})")
+
+
+def model_dtypes_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"float32,bfloat16"`` or ``["float32", "bfloat16"]`` -> ``("float32", "bfloat16")``."""
+    if value is None:
+        return ()
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(part.strip() for part in parts if part.strip())
 
 
 def check(
@@ -121,13 +139,15 @@ def check(
     max_examples: int | None = None,
     timeout: float = 10.0,
     seed: int | None = None,
+    kind: str = "mask",
+    model_dtypes: str | Iterable[str] | None = None,
+    nan_free: bool = False,
     profile: str | None = None,
     db: str | None = None,
     target: str | None = None,
     checks: Iterable[str] | None = None,
     progress: Callable[[str, CheckResult | None], None] | None = None,
     examples_progress: Callable[[str, int, int], None] | None = None,
-    kind: str = DEFAULT_KIND,
 ) -> CheckReport:
     """Check ``fn(pad_masks, att_masks) -> mask`` against the oracle; return a ``CheckReport``.
 
@@ -146,7 +166,11 @@ def check(
 
     ``kind`` is the calling convention of ``fn`` (``maskoracle.kinds``): ``mask`` (the default),
     ``kv_cache`` (``fn(prefix_pad, suffix_pad, suffix_att) -> [B, S, P+S]``) or ``incremental``
-    (``fn(pad_masks, att_masks) -> [B, 1, T]``, the last token's row), each with its own checks (SPEC §5).
+    (``fn(pad_masks, att_masks) -> [B, 1, T]``, the last token's row), each with its own checks (SPEC §5); or
+    a FlexAttention ``mask_mod`` or ``block_mask`` factory (``adapters/flex.py``), materialised and checked
+    like a mask. ``model_dtypes`` (``"float32,bfloat16"`` or a list) are the dtypes the model runs in: an
+    additive masked value must survive each, and ``attention_outputs`` runs in each; ``nan_free`` fails NaN in
+    padded query rows of attention outputs.
     """
     from .layout_checking import check_layout, resolve_layout_arguments
 
@@ -157,9 +181,9 @@ def check(
                             timeout=timeout, seed=seed, profile=profile, db=db, target=target, checks=checks,
                             progress=progress)
     options = CheckOptions(spec, framework, device, layout, padding, pad_queries, att_dtype, max_examples,
-                           timeout, seed, kind)
+                           timeout, seed, kind, model_dtypes_tuple(model_dtypes), nan_free)
     options.validate()
-    if kind != DEFAULT_KIND and spec != "block_causal":
+    if kind not in MASK_LIKE_KINDS and spec != "block_causal":
         raise UsageError(f"--kind {kind} is checked against SPEC §5, which builds on block_causal; drop --spec {spec}")
     chosen_profile = resolve_profile(profile)
     wanted = set(checks) if checks is not None else None
@@ -186,7 +210,7 @@ def check(
             + ("" if kind == DEFAULT_KIND else f"/{kind}"),
         on_example=examples_progress,
     )
-    runner = Runner(fn, adapter, spec, pad_queries, att_dtype, timeout)
+    runner = Runner(wrap_kind(fn, kind), adapter, spec, pad_queries, att_dtype, timeout)
     report = CheckReport(
         target=target,
         spec=spec,
@@ -194,13 +218,14 @@ def check(
             "framework": framework, "device": device, "layout": layout, "padding": padding,
             "pad_queries": pad_queries, "att_dtype": att_dtype, "max_examples": max_examples,
             "timeout": timeout, "seed": seed, "profile": chosen_profile.name if chosen_profile else None,
-            "kind": kind,
+            "kind": kind, "model_dtypes": list(options.model_dtypes), "nan_free": nan_free,
         },
     )
     started = time.perf_counter()
     stopped: str | None = None
-    plan = _plan(runner, options, run) if kind == DEFAULT_KIND else kind_plan(kind, fn, adapter, options, run)
-    descriptions = CHECK_DESCRIPTIONS if kind == DEFAULT_KIND else kind_check_descriptions(kind)
+    plan = (_plan(runner, options, run, fn) if kind in MASK_LIKE_KINDS
+            else kind_plan(kind, fn, adapter, options, run))
+    descriptions = CHECK_DESCRIPTIONS if kind in MASK_LIKE_KINDS else kind_check_descriptions(kind)
     for name, run_check in plan:
         if wanted is not None and name not in wanted:
             continue
@@ -226,7 +251,7 @@ def check(
 
 def check_names(spec: str = "block_causal", kind: str = DEFAULT_KIND) -> list[str]:
     """The names of the checks ``check()`` runs for ``spec`` and ``kind``, in order."""
-    if kind != DEFAULT_KIND:
+    if kind not in MASK_LIKE_KINDS:
         return list(kind_check_descriptions(kind))
     return [*CHECK_DESCRIPTIONS, *(invariant.name for invariant in invariants_for(spec))]
 
@@ -264,7 +289,8 @@ def _bits(text: str) -> np.ndarray:
 
 # --- the checks ------------------------------------------------------------------------------------------
 
-def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple[str, Callable[[], CheckResult]]]:
+def _plan(runner: Runner, options: CheckOptions, run: RunSettings,
+          target_fn: MaskFn) -> list[tuple[str, Callable[[], CheckResult]]]:
     layout, padding = options.layout, options.padding
     few = max(10, run.max_examples // 4)  # examples for each check past equivalence
 
@@ -409,6 +435,7 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings) -> list[tuple
         ("no_input_aliasing", no_input_aliasing),
         ("result_device", result_device),
         ("att_dtypes", lambda: _att_dtype_matrix(runner, options)),
+        *_attention_plan(runner, options, run, target_fn),
     ]
     for invariant in invariants_for(options.spec):
         plan.append((invariant.name, _invariant_check(runner, options, invariant, run, few)))
@@ -478,6 +505,43 @@ def _att_dtype_matrix(runner: Runner, options: CheckOptions) -> CheckResult:
             accepted.append(dtype)
     message = f"accepts att {', '.join(accepted) or 'none'}"
     return current.result("passed", "; ".join([message, *notes]))
+def _attention_plan(runner: Runner, options: CheckOptions, run: RunSettings,
+                    target_fn: MaskFn) -> list[tuple[str, Callable[[], CheckResult]]]:
+    """The checks of ``attention_checks.py``: FlexAttention block masks, masked values, attention outputs."""
+    from . import attention_checks as attention
+
+    def fits(pad: np.ndarray, att: np.ndarray) -> bool:
+        return _fits_padding(tuple(pad), options.padding) and _fits_layout(tuple(att), options.layout)
+
+    small = [MaskExample(_bits(pad), _bits(att)) for pad, att in ATTENTION_EXAMPLES
+             if fits(_bits(pad)[0], _bits(att)[0])]
+    examples = small + boundary_examples(options.layout, options.padding)[:1]
+
+    def block_mask_ragged() -> CheckResult:
+        if options.kind != "mask_mod":
+            return CheckResult("block_mask_ragged", "skipped", message="applies to --kind mask_mod",
+                               description=CHECK_DESCRIPTIONS["block_mask_ragged"])
+        ragged = attention.ragged_examples(options.layout, options.padding, attention.ragged_fixed(fits))
+        return attention.block_mask_ragged(runner, target_fn, ragged)
+
+    def only_masks(name: str, run_check: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
+        if options.kind == "mask":
+            return run_check
+        return lambda: CheckResult(name, "skipped", message=f"--kind {options.kind} gives bool masks; this check "
+                                   "applies to additive float results", description=CHECK_DESCRIPTIONS[name])
+
+    return [
+        ("block_mask_ragged", block_mask_ragged),
+        ("masked_values", only_masks("masked_values",
+                                     lambda: attention.masked_values(runner, options.model_dtypes, examples))),
+        ("attention_outputs", only_masks("attention_outputs", lambda: attention.attention_outputs(
+            runner, options.model_dtypes, options.nan_free, run.seed, examples))),
+    ]
+
+
+# Small inputs for the attention checks: padded query rows (right and left), and the user's example.
+ATTENTION_EXAMPLES = (("11111100", "00011100"), ("00111111", "11111111"), ("111110", "000111"),
+                      ("11111111", "11111111"))
 
 
 def _call_or_none(runner: Runner, pad: np.ndarray, att: np.ndarray) -> Call | None:

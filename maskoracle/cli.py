@@ -84,7 +84,13 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     # Implementation kinds (maskoracle.kinds): the calling convention of TARGET.
     parser.add_argument("--kind", choices=KINDS, default="mask",
                         help="mask: fn(pad, att) -> [B, L, L]; kv_cache: fn(prefix_pad, suffix_pad, suffix_att) -> "
-                             "[B, S, P+S]; incremental: fn(pad, att) -> [B, 1, T], the last token's row")
+                             "[B, S, P+S]; incremental: fn(pad, att) -> [B, 1, T], the last token's row; mask_mod: a "
+                             "FlexAttention mask_mod factory; block_mask: a BlockMask factory")
+    parser.add_argument("--model-dtypes", metavar="DTYPES", default=None,
+                        help="dtypes the model runs in, comma separated (float32,bfloat16,float16): an additive "
+                             "masked value must survive each; attention_outputs runs in each")
+    parser.add_argument("--nan-free", action="store_true",
+                        help="fail attention_outputs on NaN in padded query rows too (they feed losses)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,7 +71,7 @@ def run_check(args: argparse.Namespace) -> int:
         fn, out, spec=args.spec, framework=args.framework, device=args.device, layout=args.layout,
         padding=args.padding, pad_queries=args.pad_queries, att_dtype=args.att_dtype,
         max_examples=args.max_examples, timeout=args.timeout, seed=args.seed, profile=args.profile, db=args.db,
-        target=args.target, kind=args.kind,
+        target=args.target, kind=args.kind, model_dtypes=args.model_dtypes, nan_free=args.nan_free,
     )
     render_report(report, out)
     if args.json:

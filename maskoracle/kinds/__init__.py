@@ -6,8 +6,11 @@
 | ``kv_cache``  | ``fn(prefix_pad, suffix_pad, suffix_att) -> [B, S, P+S]`` (SPEC §5)          |
 | ``incremental`` | ``fn(pad_masks, att_masks) -> [B, 1, T]``: the row of the last token, the one |
 |               | a decoding loop just appended (SPEC §5)                                     |
+| ``mask_mod``  | a FlexAttention factory: ``fn(pad, att) -> mask_mod(b, h, q_idx, kv_idx)``     |
+| ``block_mask`` | a FlexAttention factory: ``fn(pad, att) -> BlockMask``                      |
 
-Each kind other than ``mask`` brings its own list of checks; ``check()`` runs it like the default one.
+The FlexAttention kinds are materialised into masks (``adapters/flex.py``) and run the checks of ``mask``;
+``kv_cache`` and ``incremental`` bring their own list of checks, which ``check()`` runs like the default one.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-KINDS = ("mask", "kv_cache", "incremental")
+KINDS = ("mask", "kv_cache", "incremental", "mask_mod", "block_mask")
+MASK_LIKE_KINDS = ("mask", "mask_mod", "block_mask")  # checked by the plan of ``mask`` (FlexAttention materialised)
 DEFAULT_KIND = "mask"
 
 

@@ -192,6 +192,13 @@ def reproduce_command(report: CheckReport) -> str:
             parts += ["--" + name.replace("_", "-"), str(value)]
     if report.options.get("max_examples") is not None:
         parts += ["--max-examples", str(report.options["max_examples"])]
+    # Issue #3 options: implementation kind, model dtypes, NaN-free outputs.
+    if report.options.get("kind", "mask") != "mask":
+        parts += ["--kind", str(report.options["kind"])]
+    if report.options.get("model_dtypes"):
+        parts += ["--model-dtypes", ",".join(report.options["model_dtypes"])]
+    if report.options.get("nan_free"):
+        parts.append("--nan-free")
     if report.options.get("profile"):
         parts += ["--profile", str(report.options["profile"])]
     parts += ["--seed", str(report.options.get("seed"))]
@@ -214,6 +221,9 @@ def reproduce_snippet(report: CheckReport, example: Counterexample) -> str:
         f"pad = np.array([[c == '1' for c in row] for row in [{pad_rows}]])",
         f"att = np.array([[c == '1' for c in row] for row in [{att_rows}]])",
     ]
+    if report.options.get("kind", "mask") in ("mask_mod", "block_mask"):  # materialised as the check does
+        lines.insert(3, "from maskoracle.adapters.flex import wrap_kind")
+        lines.insert(5, f"fn = wrap_kind(fn, {report.options['kind']!r})")
     if framework == "torch":
         lines.insert(0, "import torch")
 

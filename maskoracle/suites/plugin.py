@@ -53,7 +53,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mask-bench-workload", default="pi05_subtask",
                     help="(pad, att) layout the speed suite times: pi05_subtask, causal, bidirectional, random")
     group.addoption("--mask-kind", choices=KINDS, default="mask",
-                    help="calling convention: mask, kv_cache (prefix_pad, suffix_pad, suffix_att) or incremental")
+                    help="calling convention: mask, kv_cache (prefix_pad, suffix_pad, suffix_att), incremental, "
+                         "mask_mod (FlexAttention factory) or block_mask")
+    group.addoption("--mask-model-dtypes", default=None, metavar="DTYPES",
+                    help="dtypes the model runs in, comma separated (float32,bfloat16,float16)")
+    group.addoption("--mask-nan-free", action="store_true", help="fail on NaN in padded query rows of attention")
 
 
 def _seed(config: pytest.Config) -> int:
@@ -107,8 +111,12 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         grouped = resolve_layout_arguments(options["spec"], options["layout"])
         if grouped is None:
-            CheckOptions(**{name: value for name, value in options.items()
-                            if name not in ("profile", "db")}).validate()
+            from ..checking import model_dtypes_tuple
+
+            fields: dict[str, Any] = {name: value for name, value in options.items()
+                                      if name not in ("profile", "db")}
+            fields["model_dtypes"] = model_dtypes_tuple(fields["model_dtypes"])
+            CheckOptions(**fields).validate()
     except UsageError as error:
         raise pytest.UsageError(str(error).replace("--", "--mask-", 1)) from None
     from ..database import open_database
@@ -122,17 +130,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config._maskoracle_impls = impls  # type: ignore[attr-defined]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without a grouped layout, the layout suite (``test_layouts``) is deselected rather than skipped."""
-    if getattr(config, "_maskoracle_grouped", True):
-        return
-    layout_suite = [item for item in items
-                    if getattr(getattr(item, "module", None), "__name__", "") == "maskoracle.suites.test_layouts"]
-    if layout_suite:
-        config.hook.pytest_deselected(items=layout_suite)
-        items[:] = [item for item in items if item not in layout_suite]
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "mask_impl" not in metafunc.fixturenames:
         return
@@ -144,6 +141,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     checks_for = getattr(metafunc.module, "checks_for", None)
     if checks_for is not None and "check_name" in metafunc.fixturenames:
         metafunc.parametrize("check_name", checks_for(metafunc.config.getoption("--mask-kind")))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (rather than skip) the suites that do not apply: the layout suite (``test_layouts``) without a
+    grouped layout, and ``test_attention`` items unless their options ask for them."""
+    wanted: set[str] = set()
+    if config.getoption("--mask-kind", default="mask") == "mask_mod":
+        wanted.add("block_mask_ragged")
+    if config.getoption("--mask-model-dtypes", default=None) or config.getoption("--mask-nan-free", default=False):
+        wanted |= {"masked_values", "attention_outputs"}
+    drop_layout_suite = not getattr(config, "_maskoracle_grouped", True)
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("check_name") if callspec is not None else None
+        is_attention = getattr(item, "originalname", "") == "test_attention"
+        is_layout = getattr(getattr(item, "module", None), "__name__", "") == "maskoracle.suites.test_layouts"
+        drop = (is_attention and name not in wanted) or (is_layout and drop_layout_suite)
+        (dropped if drop else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -165,11 +185,13 @@ def _options(config: pytest.Config) -> dict[str, Any]:
         "max_examples": get("--mask-max-examples"),
         "timeout": get("--mask-timeout"),
         "seed": _seed(config),
+        "kind": get("--mask-kind"),
+        "model_dtypes": get("--mask-model-dtypes"),
+        "nan_free": get("--mask-nan-free"),
         "profile": get("--mask-profile"),
         # The session's seed is drawn here when --mask-seed is absent; that is no reason to go without the
         # example database, which check() otherwise drops for an explicit seed.
         "db": chosen_database(get("--mask-db")) or (None if get("--mask-seed") is not None else "default"),
-        "kind": get("--mask-kind"),
     }
 
 

@@ -1,0 +1,182 @@
+"""Implementation kinds: what TARGET returns, and how it becomes a ``fn(pad, att) -> mask`` the checks can call.
+
+``mask`` (the default) is TARGET itself. The FlexAttention kinds (PyTorch's ``torch.nn.attention.flex_attention``)
+wrap it:
+
+- ``mask_mod``: ``TARGET(pad, att)`` returns ``mask_mod(b, h, q_idx, kv_idx) -> bool``. It is materialised with
+  ``create_mask`` (``torch.vmap`` over every ``(b, h, q, kv)``), as FlexAttention evaluates it.
+- ``block_mask``: ``TARGET(pad, att)`` returns a ``BlockMask`` (``create_block_mask(...)``). It is decoded into
+  the mask FlexAttention really applies: a *full* block allows every cell without calling ``mask_mod``, a
+  *partial* block applies ``mask_mod``, a block not listed masks every cell. So a block structure built for
+  another batch row (``B=None``), a block wrongly marked full, or a block left out is seen cell by cell.
+
+torch is imported lazily, so the core works with only numpy installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..kinds import KINDS
+from .base import UsageError
+
+FLEX_KINDS = ("mask_mod", "block_mask")
+# Lengths that are not multiples of FlexAttention's default block size (128): the last block is ragged.
+RAGGED_LENGTHS = (130, 200, 257)
+
+
+class MaskModError(Exception):
+    """A ``mask_mod`` that FlexAttention cannot evaluate, or a result of the wrong kind; the message says why."""
+
+
+def _flex() -> Any:
+    try:
+        from torch.nn.attention import flex_attention
+    except ImportError:
+        raise UsageError("--kind mask_mod/block_mask needs torch >= 2.5 (torch.nn.attention.flex_attention)") \
+            from None
+    return flex_attention
+
+
+def validate_kind(kind: str, framework: str) -> None:
+    """``UsageError`` for an unknown kind, or a FlexAttention kind outside torch."""
+    if kind not in KINDS:
+        raise UsageError(f"--kind: invalid value {kind!r} (choose from {', '.join(KINDS)})")
+    if kind in FLEX_KINDS:
+        if framework != "torch":
+            raise UsageError(f"--kind {kind} is a PyTorch FlexAttention form; use it with --framework torch")
+        _flex()
+
+
+def wrap_kind(fn: Callable[[Any, Any], Any], kind: str) -> Callable[[Any, Any], Any]:
+    """``fn`` as a ``fn(pad, att) -> mask`` the checks call; the FlexAttention kinds are materialised."""
+    if kind == "mask_mod":
+        def materialised_mask_mod(pad: Any, att: Any) -> Any:
+            B, L = pad.shape
+            return materialise_mask_mod(_mask_mod_of(fn(pad, att)), B, L, pad.device)
+
+        return materialised_mask_mod
+    if kind == "block_mask":
+        def materialised_block_mask(pad: Any, att: Any) -> Any:
+            B, L = pad.shape
+            return block_mask_to_dense(fn(pad, att), B, L)
+
+        return materialised_block_mask
+    return fn
+
+
+def _mask_mod_of(value: Any) -> Callable[..., Any]:
+    if not callable(value):
+        raise MaskModError(f"the factory returned {type(value).__name__}, not a mask_mod; expected "
+                           "mask_mod(b, h, q_idx, kv_idx) -> bool tensor")
+    return value  # type: ignore[no-any-return]
+
+
+def materialise_mask_mod(mask_mod: Callable[..., Any], B: int, L: int, device: Any = "cpu",
+                         heads: int = 1) -> Any:
+    """Bool ``[B, heads, L, L]``: ``mask_mod`` at every cell, vmapped as FlexAttention evaluates it.
+
+    A mask_mod that is not vmappable (Python ``if`` / ``and`` / ``.item()`` on a tensor) raises
+    ``MaskModError`` saying so: FlexAttention could not use it either.
+    """
+    flex = _flex()
+    try:
+        mask = flex.create_mask(mask_mod, B, heads, L, L, device=device)
+    except MaskModError:
+        raise
+    except Exception as error:
+        text = str(error).strip().splitlines()
+        reason = f"{type(error).__name__}: {text[0] if text else ''}"
+        hint = (" (data-dependent Python control flow such as `if`, `and`, `or` or `.item()` on a tensor; "
+                "write it with &, |, ~ and torch.where)") if "vmap" in reason else ""
+        raise MaskModError(f"the mask_mod cannot be evaluated by FlexAttention's vmap{hint}: {reason}") from None
+    return _as_bool(mask, "the mask_mod")
+
+
+def _as_bool(mask: Any, what: str) -> Any:
+    import torch
+
+    if not isinstance(mask, torch.Tensor):
+        raise MaskModError(f"{what} returned {type(mask).__name__}; expected a bool tensor (True = may attend)")
+    if mask.dtype != torch.bool:
+        raise MaskModError(f"{what} returned dtype {mask.dtype}; a mask_mod returns bool (True = may attend)")
+    return mask
+
+
+def block_mask_to_dense(block_mask: Any, B: int, L: int) -> Any:
+    """The bool ``[B, 1, L, L]`` mask that FlexAttention applies with ``block_mask`` to a batch of ``B``.
+
+    Its batch and head axes broadcast as FlexAttention broadcasts them; every head must give the same mask
+    (the spec has none of its own). ``MaskModError`` for anything that is not a ``BlockMask`` of length ``L``.
+    """
+    import torch
+
+    flex = _flex()
+    if not isinstance(block_mask, flex.BlockMask):
+        raise MaskModError(f"returned {type(block_mask).__name__}, not a BlockMask; expected "
+                           "create_block_mask(mask_mod, B, H, L, L)")
+    if tuple(block_mask.seq_lengths) != (L, L):
+        raise MaskModError(f"the BlockMask was built for (Q_LEN, KV_LEN) = {tuple(block_mask.seq_lengths)}; "
+                           f"the inputs have L = {L}")
+    mask_B, heads = int(block_mask.kv_num_blocks.shape[0]), int(block_mask.kv_num_blocks.shape[1])
+    if mask_B not in (1, B):
+        raise MaskModError(f"the BlockMask has batch size {mask_B}; the inputs have B = {B}")
+    partial, full = block_states(block_mask)
+    q_block, kv_block = block_mask.BLOCK_SIZE
+    cells = materialise_mask_mod(block_mask.mask_mod, B, L, block_mask.kv_indices.device, heads)
+
+    def to_cells(blocks: Any) -> Any:
+        expanded = blocks.repeat_interleave(q_block, dim=-2).repeat_interleave(kv_block, dim=-1)
+        return expanded[..., :L, :L].expand(B, heads, L, L)
+
+    dense = to_cells(full) | (to_cells(partial) & cells)
+    for head in range(1, heads):
+        differ = torch.nonzero(dense[:, head] != dense[:, 0])
+        if len(differ):
+            b, i, j = (int(x) for x in differ[0])
+            raise MaskModError(f"head {head} differs from head 0 at cell (b={b}, query={i}, key={j}); the spec "
+                               "gives every head the same mask")
+    return dense[:, :1]
+
+
+def block_states(block_mask: Any) -> tuple[Any, Any]:
+    """Bool ``[B, H, q_blocks, kv_blocks]`` grids: the blocks listed as partial, and those listed as full."""
+    import torch
+
+    def grid(num_blocks: Any, indices: Any) -> Any:
+        *batch, rows, width = indices.shape
+        columns = max(width, int(-(-block_mask.seq_lengths[1] // block_mask.BLOCK_SIZE[1])))
+        listed = torch.arange(width, device=indices.device) < num_blocks[..., None]
+        dense = torch.zeros((*batch, rows, columns + 1), dtype=torch.bool, device=indices.device)
+        # Entries past num_blocks are undefined: send them to a spare column and drop it.
+        target = torch.where(listed, indices.long(), columns)
+        dense.scatter_(-1, target, True)
+        return dense[..., :columns]
+
+    partial = grid(block_mask.kv_num_blocks, block_mask.kv_indices)
+    if block_mask.full_kv_num_blocks is None:
+        return partial, torch.zeros_like(partial)
+    return partial, grid(block_mask.full_kv_num_blocks, block_mask.full_kv_indices)
+
+
+def oracle_block_states(expected: np.ndarray, compared_rows: np.ndarray,
+                        block_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """From the oracle's bool ``[B, L, L]``: which blocks hold an allowed compared cell, which are all allowed.
+
+    Cells of rows that are not compared (padded queries under ``--pad-queries free``) may be anything.
+    """
+    B, L, _ = expected.shape
+    q_block, kv_block = block_size
+    rows, columns = -(-L // q_block), -(-L // kv_block)
+    needed = np.zeros((B, rows, columns), dtype=bool)
+    all_allowed = np.zeros((B, rows, columns), dtype=bool)
+    for r in range(rows):
+        for c in range(columns):
+            cells = expected[:, r * q_block:(r + 1) * q_block, c * kv_block:(c + 1) * kv_block]
+            compared = compared_rows[:, r * q_block:(r + 1) * q_block, None]
+            needed[:, r, c] = (cells & compared).any(axis=(1, 2))
+            all_allowed[:, r, c] = (cells | ~compared).all(axis=(1, 2))
+    return needed, all_allowed
