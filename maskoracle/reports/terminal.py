@@ -192,9 +192,7 @@ def reproduce_command(report: CheckReport) -> str:
             parts += ["--" + name.replace("_", "-"), str(value)]
     if report.options.get("max_examples") is not None:
         parts += ["--max-examples", str(report.options["max_examples"])]
-    # Issue #3 options: implementation kind, model dtypes, NaN-free outputs.
-    if report.options.get("kind", "mask") != "mask":
-        parts += ["--kind", str(report.options["kind"])]
+    # Options that are not plain values: model dtypes (a list), NaN-free outputs (a flag). --kind is above.
     if report.options.get("model_dtypes"):
         parts += ["--model-dtypes", ",".join(report.options["model_dtypes"])]
     if report.options.get("nan_free"):
