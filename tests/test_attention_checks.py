@@ -148,7 +148,8 @@ def test_pytest_plugin_runs_the_attention_checks_when_asked(pytester) -> None:
     common = ("-p", "no:cacheprovider", "--pyargs", "maskoracle.suites", "--mask-impl", target,
               "--mask-max-examples", "10", "-k", "output_format or test_attention")
     declared = pytester.runpytest_subprocess(*common, "--mask-model-dtypes", "float16", "--mask-nan-free", "-rf")
-    declared.assert_outcomes(passed=1, failed=2, deselected=15)
+    # (how many are deselected depends on the other suites, the speed suite among them)
+    declared.assert_outcomes(passed=1, failed=2)
     text = declared.stdout.str()
     assert "--model-dtypes float16 --nan-free" in text  # the reproduce command repeats them
 

@@ -158,7 +158,9 @@ def test_failures_are_saved_and_replayed_first(tmp_path) -> None:
         return numpy_impl.block_causal(pad, att & pad)
 
     database = tmp_path / "db"
-    first = check(pads_not_counted, framework="numpy", checks=["equivalence"], db=str(database), target="mutant:x")
+    # Seed 0 finds it (about 1 seed in 6 does not, with equivalence alone; exhaustive_small always does).
+    first = check(pads_not_counted, framework="numpy", checks=["equivalence"], db=str(database), target="mutant:x",
+                  seed=0)
     assert first.checks[0].status == "failed"
     assert any(database.rglob("*")), "nothing saved in the example database"
     # A second run, seeded differently, replays the saved failure before generating anything new.

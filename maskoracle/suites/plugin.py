@@ -152,6 +152,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.getoption("--mask-model-dtypes", default=None) or config.getoption("--mask-nan-free", default=False):
         wanted |= {"masked_values", "attention_outputs"}
     drop_layout_suite = not getattr(config, "_maskoracle_grouped", True)
+    # The speed suite times fn(pad, att) -> mask: not other calling conventions, not group-rule layouts.
+    drop_speed_suite = (config.getoption("--mask-kind", default="mask") != "mask"
+                        or getattr(config, "_maskoracle_grouped", False))
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
@@ -159,7 +162,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = callspec.params.get("check_name") if callspec is not None else None
         is_attention = getattr(item, "originalname", "") == "test_attention"
         is_layout = getattr(getattr(item, "module", None), "__name__", "") == "maskoracle.suites.test_layouts"
-        drop = (is_attention and name not in wanted) or (is_layout and drop_layout_suite)
+        is_speed = getattr(getattr(item, "module", None), "__name__", "") == "maskoracle.suites.test_speed"
+        drop = (is_attention and name not in wanted) or (is_layout and drop_layout_suite) \
+            or (is_speed and drop_speed_suite)
         (dropped if drop else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -208,10 +213,11 @@ def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any], pytestconf
         from ..checking import check_names
 
         kind = mask_options.get("kind", "mask")
-        if name not in check_names(mask_options["spec"], kind):
+        if grouped:
+            if name not in LAYOUT_CHECK_DESCRIPTIONS:
+                pytest.skip(f"{name}: not a check of grouped layouts (maskoracle.layout_checking)")
+        elif name not in check_names(mask_options["spec"], kind):
             pytest.skip(f"{name} is not a check of --mask-kind {kind}")
-        if grouped and name not in LAYOUT_CHECK_DESCRIPTIONS:
-            pytest.skip(f"{name}: not a check of grouped layouts (maskoracle.layout_checking)")
         try:
             report = check(mask_impl.fn, target=mask_impl.target, checks=[name], **mask_options)
         except UsageError as error:
