@@ -36,7 +36,7 @@ from .engine import (
 )
 from .kinds import DEFAULT_KIND, KINDS, MASK_LIKE_KINDS, kind_check_descriptions, kind_plan
 from .oracle import PAD_QUERY_POLICIES, SPEC_CASES, SPECS, Invariant, invariants_for
-from .profiles import DEFAULT_SHRINK_BUDGET_S, resolve_profile
+from .profiles import DEFAULT_SHRINK_BUDGET_S, Profile, resolve_profile
 from .results import CheckReport, CheckResult, Counterexample
 from .strategies import (
     ATT_DTYPES,
@@ -179,7 +179,7 @@ def check(
         return check_layout(fn, grouped[0], grouped[1], framework=framework, device=device, padding=padding,
                             pad_queries=pad_queries, att_dtype=att_dtype, max_examples=max_examples,
                             timeout=timeout, seed=seed, profile=profile, db=db, target=target, checks=checks,
-                            progress=progress)
+                            progress=progress, examples_progress=examples_progress)
     options = CheckOptions(spec, framework, device, layout, padding, pad_queries, att_dtype, max_examples,
                            timeout, seed, kind, model_dtypes_tuple(model_dtypes), nan_free)
     options.validate()
@@ -195,21 +195,14 @@ def check(
     # An att dtype the framework cannot build is a usage error, found before any check runs.
     adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), att_dtype)
 
-    seed_given = seed is not None
-    if seed is None:
-        seed = 0 if chosen_profile and chosen_profile.derandomize else random.SystemRandom().randrange(2**32)
-    if max_examples is None:
-        max_examples = chosen_profile.max_examples if chosen_profile else settings().max_examples
-    target = target or _describe(fn)
-    run = RunSettings(
-        max_examples=max_examples,
-        seed=seed,
-        shrink_budget_s=chosen_profile.shrink_budget_s if chosen_profile else DEFAULT_SHRINK_BUDGET_S,
-        database=resolve_database(db, seed_given),
+    target = target or describe_target(fn)
+    run = run_settings(
+        profile=chosen_profile, seed=seed, max_examples=max_examples, db=db,
         key=f"maskoracle/{target}/{spec}/{framework}/{layout}/{padding}/{pad_queries}/{att_dtype}"
             + ("" if kind == DEFAULT_KIND else f"/{kind}"),
         on_example=examples_progress,
     )
+    seed, max_examples = run.seed, run.max_examples
     runner = Runner(wrap_kind(fn, kind), adapter, spec, pad_queries, att_dtype, timeout)
     report = CheckReport(
         target=target,
@@ -642,7 +635,22 @@ def _invariant_check(runner: Runner, options: CheckOptions, invariant: Invariant
     return run_invariant
 
 
-def _describe(fn: Any) -> str:
+def run_settings(*, profile: Profile | None, seed: int | None, max_examples: int | None, db: str | None,
+                 key: str, on_example: Callable[[str, int, int], None] | None = None) -> RunSettings:
+    """How a run's properties search, from its options: the profile's (or Hypothesis's) example budget and
+    shrinking budget, the seed (drawn, or the ci profile's 0), the example database (``maskoracle.database``:
+    none for an explicit seed unless one is named) and its key."""
+    database = resolve_database(db, seed is not None)
+    if seed is None:
+        seed = 0 if profile and profile.derandomize else random.SystemRandom().randrange(2**32)
+    if max_examples is None:
+        max_examples = profile.max_examples if profile else settings().max_examples
+    return RunSettings(max_examples=max_examples, seed=seed,
+                       shrink_budget_s=profile.shrink_budget_s if profile else DEFAULT_SHRINK_BUDGET_S,
+                       database=database, key=key, on_example=on_example)
+
+
+def describe_target(fn: Any) -> str:
     module = getattr(fn, "__module__", None) or "?"
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     return f"{module}:{name}"

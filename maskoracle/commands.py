@@ -79,6 +79,19 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_PASSED if report.passed else EXIT_FAILED
 
 
+def pad_att_from_args(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """``--pad``/``--att`` as bool ``[B, L]`` arrays (explain, leaks); a missing or mismatched one is a usage error."""
+    from .adapters import UsageError
+
+    if args.pad is None or args.att is None:
+        raise UsageError("give --pad and --att (e.g. --pad 111110 --att 000111), or --layout NAME")
+    pad = np.array(parse_bit_rows(args.pad, "--pad"), dtype=bool)
+    att = np.array(parse_bit_rows(args.att, "--att"), dtype=bool)
+    if pad.shape != att.shape:
+        raise UsageError(f"--pad is [B, L] = {list(pad.shape)} but --att is {list(att.shape)}; they must match")
+    return pad, att
+
+
 def run_explain(args: argparse.Namespace) -> int:
     from .adapters import UsageError
 
@@ -86,12 +99,7 @@ def run_explain(args: argparse.Namespace) -> int:
         from .commands_design import run_explain_layout
 
         return run_explain_layout(args)
-    if args.pad is None or args.att is None:
-        raise UsageError("give --pad and --att (e.g. --pad 111110 --att 000111), or --layout NAME")
-    pad = np.array(parse_bit_rows(args.pad, "--pad"), dtype=bool)
-    att = np.array(parse_bit_rows(args.att, "--att"), dtype=bool)
-    if pad.shape != att.shape:
-        raise UsageError(f"--pad is [B, L] = {list(pad.shape)} but --att is {list(att.shape)}; they must match")
+    pad, att = pad_att_from_args(args)
     labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
     if labels is not None and len(labels) != pad.shape[1]:
         raise UsageError(f"--labels has {len(labels)} names for {pad.shape[1]} tokens")

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from .adapters import UsageError
-from .cli import EXIT_FAILED, EXIT_PASSED, parse_bit_rows, write_json
+from .cli import EXIT_FAILED, EXIT_PASSED, write_json
+from .commands import pad_att_from_args
 from .oracle import Leak, find_leaks, reachability, reference_mask
 from .reports.tables import format_bits, render_comparison_rich, render_comparison_text, row_expression
 from .reports.terminal import Output, block_line
@@ -28,16 +29,6 @@ def _labels(text: str | None, L: int) -> list[str] | None:
     if len(labels) != L:
         raise UsageError(f"--labels has {len(labels)} names for {L} tokens")
     return labels
-
-
-def _pad_att(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
-    if args.pad is None or args.att is None:
-        raise UsageError("give --pad and --att (e.g. --pad 111110 --att 000111), or --layout NAME")
-    pad = np.array(parse_bit_rows(args.pad, "--pad"), dtype=bool)
-    att = np.array(parse_bit_rows(args.att, "--att"), dtype=bool)
-    if pad.shape != att.shape:
-        raise UsageError(f"--pad is [B, L] = {list(pad.shape)} but --att is {list(att.shape)}; they must match")
-    return pad, att
 
 
 def _int_list(text: str, option: str) -> list[int]:
@@ -80,7 +71,7 @@ def leaks_input(args: argparse.Namespace) -> dict[str, Any]:
         segments = [layout.segments[k].name for k in instance.segment_ids]
         return {"pad": pad, "att": att, "mask": mask, "spec": spec, "labels": labels, "segments": segments,
                 "layout": layout, "has_att": instance.att is not None}
-    pad, att = _pad_att(args)
+    pad, att = pad_att_from_args(args)
     spec = args.spec or "block_causal"
     mask = reference_mask(pad, att, spec=spec, pad_queries=args.pad_queries)
     return {"pad": pad, "att": att, "mask": mask, "spec": spec, "labels": _labels(args.labels, pad.shape[1]),

@@ -16,19 +16,17 @@ The checks: ``output_format``, ``layout_examples`` (every instance with segments
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-from hypothesis import settings
 
 from .adapters import UsageError, get_adapter
 from .engine import Aborted, Failure, MaskFn, Runner, RunSettings, mark, run_fixed, run_property
 from .oracle import INVARIANTS, PAD_QUERY_POLICIES, SPECS, find_leaks
 from .oracle.groups import Layout
-from .profiles import DEFAULT_SHRINK_BUDGET_S, resolve_profile
+from .profiles import resolve_profile
 from .results import CheckReport, CheckResult, Counterexample
 from .strategies import SMALL_MAX_LENGTH, LayoutExample, MaskExample, layout_examples, small_layout_instances
 from .strategies._layouts import LAYOUT_PADDINGS, stack_instances
@@ -98,6 +96,7 @@ def check_layout(
     target: str | None = None,
     checks: Iterable[str] | None = None,
     progress: Callable[[str, CheckResult | None], None] | None = None,
+    examples_progress: Callable[[str, int, int], None] | None = None,
 ) -> CheckReport:
     """Check ``fn`` on instances of ``layout`` (module docstring); ``spec=None`` means the group rule."""
     group_rule = spec is None
@@ -118,19 +117,15 @@ def check_layout(
     chosen_profile = resolve_profile(profile)
     adapter = get_adapter(framework, device)
     adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), att_dtype)
-    from .database import resolve_database  # the same example database rules as every other check
+    from .checking import describe_target, run_settings  # the same budgets, seeds and database as check()
 
-    database = resolve_database(db, seed is not None)
-    if seed is None:
-        seed = 0 if chosen_profile and chosen_profile.derandomize else random.SystemRandom().randrange(2**32)
-    if max_examples is None:
-        max_examples = chosen_profile.max_examples if chosen_profile else settings().max_examples
     spec_name = spec if spec is not None else f"group rule of layout {layout.name!r}"
-    target = target or f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
-    run = RunSettings(max_examples=max_examples, seed=seed,
-                      shrink_budget_s=chosen_profile.shrink_budget_s if chosen_profile else DEFAULT_SHRINK_BUDGET_S,
-                      database=database, key=f"maskoracle/{target}/layout/{layout.name}/{spec_name}/"
-                                                f"{framework}/{padding}/{pad_queries}/{att_dtype}")
+    target = target or describe_target(fn)
+    run = run_settings(profile=chosen_profile, seed=seed, max_examples=max_examples, db=db,
+                       key=f"maskoracle/{target}/layout/{layout.name}/{spec_name}/"
+                           f"{framework}/{padding}/{pad_queries}/{att_dtype}",
+                       on_example=examples_progress)
+    seed, max_examples = run.seed, run.max_examples
     runner = Runner(fn, adapter, layout if group_rule else spec, pad_queries, att_dtype, timeout)  # type: ignore[arg-type]
     report = CheckReport(target=target, spec=layout.name if group_rule else str(spec), options={
         "framework": framework, "device": device, "padding": padding,
