@@ -14,6 +14,7 @@ from typing import Any
 
 from .adapters import UsageError
 from .checking import check
+from .reports.markers import replace_between
 from .results import CheckReport
 from .zoo import ZooEntry, zoo_entries
 
@@ -166,8 +167,7 @@ def markdown_table(report: SelftestReport) -> str:
 
 def replace_readme_table(readme: str, table: str) -> str:
     """``readme`` with the text between the selftest markers replaced by ``table``."""
-    if README_START not in readme or README_END not in readme:
-        raise ValueError(f"the README has no {README_START} ... {README_END} markers")
-    head, rest = readme.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    return f"{head}{README_START}\n{table}\n{README_END}{tail}"
+    try:
+        return replace_between(readme, README_START, README_END, table + "\n")
+    except ValueError:
+        raise ValueError(f"the README has no {README_START} ... {README_END} markers") from None

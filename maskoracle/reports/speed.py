@@ -20,6 +20,7 @@ from typing import Any
 
 from ..adapters import UsageError
 from ..bench import BenchReport, SizeTiming, TargetBench, format_bytes, format_seconds
+from .markers import replace_between
 
 # A change within max(NOISE_FACTOR x measured noise, MIN_CHANGE) of 1 is not flagged.
 NOISE_FACTOR = 2.0
@@ -270,11 +271,7 @@ def headline(report: BenchReport, image: str) -> str:
 
 def replace_readme_section(text: str, section: str) -> str:
     """``text`` with what lies between the speed markers replaced by ``section``."""
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"no {README_START} ... {README_END} markers")
-    before, rest = text.split(README_START, 1)
-    _, after = rest.split(README_END, 1)
-    return f"{before}{README_START}\n{section}{README_END}{after}"
+    return replace_between(text, README_START, README_END, section)
 
 
 def to_markdown(blocks: list[Block], images: dict[str, str]) -> str:
