@@ -252,8 +252,10 @@ def machine_info() -> dict[str, Any]:
             info["cuda_device"] = torch.cuda.get_device_name()
             info["cuda"] = torch.version.cuda
     from . import __version__ as maskoracle_version
+    from .implementations._native import native_status
 
     info["maskoracle"] = maskoracle_version
+    info["cpu_writer"] = native_status()  # how the CPU built-ins write rows: C, or NumPy and why
     return info
 
 
@@ -286,7 +288,7 @@ def _synchronizer(result: Any) -> Callable[[], None]:
 
 def bound_writers(result: Any) -> dict[str, Callable[[], Any]]:
     """Ways to allocate a fresh output like ``result`` (shape, dtype, device) and write it once; the bound is
-    the fastest of them. For a CPU tensor NumPy's allocation is a candidate too: NumPy asks for huge pages,
+    the fastest of them. For a CPU tensor NumPy's allocations are candidates too: NumPy asks for huge pages,
     which makes first writes to fresh memory cheaper than ``torch.empty``'s."""
     if type(result).__module__.startswith("torch"):
         import torch
@@ -296,12 +298,24 @@ def bound_writers(result: Any) -> dict[str, Callable[[], Any]]:
         writers: dict[str, Callable[[], Any]] = {
             "torch.empty().fill_()": lambda: torch.empty(shape, dtype=dtype, device=device).fill_(value)}
         if device.type == "cpu" and dtype != torch.bfloat16:
-            numpy_dtype = torch.empty(0, dtype=dtype).numpy().dtype
-            writers["numpy.empty().fill()"] = lambda: np.empty(shape, dtype=numpy_dtype).fill(1)
+            writers.update(_numpy_writers(shape, torch.empty(0, dtype=dtype).numpy().dtype))
         return writers
     array = np.asarray(result)
-    shape_np, dtype_np = array.shape, array.dtype
-    return {"numpy.empty().fill()": lambda: np.empty(shape_np, dtype=dtype_np).fill(1)}
+    return _numpy_writers(array.shape, array.dtype)
+
+
+def _numpy_writers(shape: tuple[int, ...], dtype: np.dtype) -> dict[str, Callable[[], Any]]:
+    """``fill`` is one ``memset``, which for outputs larger than the caches uses non-temporal stores; a
+    broadcast copy of one row uses ordinary stores. Which is faster depends on the size and the machine."""
+    row = np.ones(shape[-1:], dtype=dtype)
+
+    def broadcast_row() -> np.ndarray:
+        out = np.empty(shape, dtype=dtype)
+        out[...] = row
+        return out
+
+    return {"numpy.empty().fill()": lambda: np.empty(shape, dtype=dtype).fill(1),
+            "numpy.empty()[...] = row": broadcast_row}
 
 
 def _describe_output(result: Any) -> tuple[str, int]:

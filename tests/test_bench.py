@@ -44,16 +44,23 @@ def all_inputs(L: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------ the write-once writer
+# The three ways write_block_causal can write: the native C writer (where a compiler is available: see
+# tests/test_native.py), NumPy segment copies, one NumPy comparison.
+WRITERS = {"segment-copies": {"native": False, "min_bytes_per_segment": 0},
+           "comparison": {"native": False, "min_bytes_per_segment": 10**9},
+           "native": {"native": True}}
+
+
 @pytest.mark.parametrize("L", range(1, 7))
-@pytest.mark.parametrize("min_bytes", [0, 10**9], ids=["segment-copies", "comparison"])
-def test_writer_equals_the_loop_oracle_on_every_small_input(L: int, min_bytes: int) -> None:
+@pytest.mark.parametrize("writer", WRITERS)
+def test_writer_equals_the_loop_oracle_on_every_small_input(L: int, writer: str) -> None:
     pad, att = all_inputs(L)
     expected = reference_mask(pad, att)
     out = np.empty(expected.shape, dtype=bool)
-    _rows.write_block_causal(pad, att, out, True, False, min_bytes_per_segment=min_bytes)
+    _rows.write_block_causal(pad, att, out, True, False, **WRITERS[writer])
     np.testing.assert_array_equal(out, expected)
     floats = np.empty(expected.shape, dtype=np.float32)
-    _rows.write_block_causal(pad, att, floats, 0.0, -2.3819763e38, min_bytes_per_segment=min_bytes)
+    _rows.write_block_causal(pad, att, floats, 0.0, -2.3819763e38, **WRITERS[writer])
     np.testing.assert_array_equal(floats == 0, expected)
     assert set(np.unique(floats)) <= {0.0, np.float32(-2.3819763e38)}
 
@@ -64,10 +71,10 @@ def test_writer_equals_the_oracle_on_long_inputs(workload: str) -> None:
     for B, L in [(3, 257), (2, 1031)]:
         pad, att = workload_inputs(B, L, workload, seed=int(rng.integers(100)))
         expected = fast_reference_mask(pad, att)
-        for min_bytes in (0, 10**9):
+        for writer, options in WRITERS.items():
             out = np.empty((B, L, L), dtype=bool)
-            _rows.write_block_causal(pad, att, out, True, False, min_bytes_per_segment=min_bytes)
-            np.testing.assert_array_equal(out, expected, err_msg=f"{workload} {B}x{L} min_bytes={min_bytes}")
+            _rows.write_block_causal(pad, att, out, True, False, **options)
+            np.testing.assert_array_equal(out, expected, err_msg=f"{workload} {B}x{L} {writer}")
 
 
 def test_segments_are_blocks_and_staircases() -> None:
@@ -78,11 +85,18 @@ def test_segments_are_blocks_and_staircases() -> None:
     assert _rows.segments(keys) == [[(0, 3, 3), (3, 5, -1), (5, 7, 8), (7, 8, 0)]]
 
 
-def test_numpy_builtin_reads_any_att_dtype() -> None:
-    pad, att = workload_inputs(2, 600, "causal")
+@pytest.mark.parametrize("function", [numpy_impl.block_causal, numpy_impl.block_causal_baseline])
+def test_numpy_builtins_read_any_att_dtype(function) -> None:
+    pad, att = workload_inputs(2, 600, "pi05_subtask")
     expected = fast_reference_mask(pad, att)
     for dtype in (np.int8, np.float16, np.float32):
-        np.testing.assert_array_equal(numpy_impl.block_causal(pad.astype(dtype), att.astype(dtype)), expected)
+        np.testing.assert_array_equal(function(pad.astype(dtype), att.astype(dtype)), expected)
+
+
+def test_numpy_baseline_equals_the_loop_oracle_on_every_small_input() -> None:
+    for L in range(1, 6):
+        pad, att = all_inputs(L)
+        np.testing.assert_array_equal(numpy_impl.block_causal_baseline(pad, att), reference_mask(pad, att))
 
 
 @needs_torch

@@ -1,11 +1,11 @@
 """PyTorch mask implementations: ``block_causal`` (fast), ``block_causal_baseline``, ``to_additive_4d``.
 
-On the CPU the fast functions fill the output with NumPy (``maskoracle.implementations._rows``): one
-broadcast copy per segment of identical or staircase rows, every byte written once at memory-copy speed. The
-buffer is NumPy's, handed over without a copy by ``torch.from_numpy``: NumPy asks the kernel for huge pages
-for large arrays, which makes first writes to fresh memory several times cheaper than ``torch.empty``'s.
-On other devices, and under ``torch.compile`` or tracing, they use one broadcast comparison, which a GPU runs
-at its memory bandwidth and a compiler can fuse.
+On the CPU the fast functions write the output once, row by row: with the small C writer compiled on first
+use (``maskoracle.implementations._native``), or where there is no C compiler with NumPy broadcast copies
+(``_rows``). The buffer is NumPy's, handed over without a copy by ``torch.from_numpy``: NumPy asks the kernel
+for huge pages for large arrays, which makes first writes to fresh memory several times cheaper than
+``torch.empty``'s. On other devices, and under ``torch.compile`` or tracing, they use one broadcast
+comparison, which a GPU runs at its memory bandwidth and a compiler can fuse.
 """
 
 from __future__ import annotations
@@ -30,7 +30,13 @@ def _numpy_writer_applies(tensor: torch.Tensor) -> bool:
 
 
 def _bool_inputs(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    return (pad_masks != 0).cpu().numpy(), (att_masks != 0).cpu().numpy()
+    return _as_bool_array(pad_masks), _as_bool_array(att_masks)
+
+
+def _as_bool_array(tensor: torch.Tensor) -> np.ndarray:
+    if tensor.dtype == torch.bool and not tensor.requires_grad:
+        return tensor.numpy()  # a view: nothing to convert
+    return (tensor != 0).numpy()
 
 
 def block_causal(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:

@@ -167,7 +167,8 @@ def document(report: BenchReport, comparison: list[Change] | None, title: str,
     blocks: list[Block] = [("h1", title)]
     machine = report.machine
     described = ", ".join(f"{key} {machine[key]}" for key in ("processor", "cpu_count", "torch_threads", "python",
-                                                             "numpy", "torch", "cuda_device", "load_average")
+                                                             "numpy", "torch", "cuda_device", "cpu_writer",
+                                                             "load_average")
                           if key in machine)
     blocks.append(("p", f"Run {report.created or '?'} on {report.device}: {described or 'machine not recorded'}. "
                         f"Workload `{report.workload}`. Every time is the best of its rounds; **bound** is a fresh "
@@ -263,8 +264,9 @@ def headline(report: BenchReport, image: str) -> str:
     rows = [row for row in summary[2] if row[1] in wanted] or summary[2]
     machine = report.machine
     text = (f"From `{report.source or 'bench'}` ({report.created}, {machine.get('processor', '?')}, "
-            f"{machine.get('cpu_count', '?')} cores, torch threads {machine.get('torch_threads', '-')}, load "
-            f"{machine.get('load_average', '?')}; workload `{report.workload}`):")
+            f"{machine.get('cpu_count', '?')} cores, torch threads {machine.get('torch_threads', '-')}, CPU rows "
+            f"written by {machine.get('cpu_writer', '?')}, load {machine.get('load_average', '?')}; workload "
+            f"`{report.workload}`):")
     return "\n".join([text, "", f"![time against L per implementation]({image})", "",
                        to_markdown([("table", summary[1][:6], [row[:6] for row in rows])], {})]).rstrip() + "\n"
 
