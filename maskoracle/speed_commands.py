@@ -28,6 +28,7 @@ BUILTIN_TARGETS = (
     "maskoracle.implementations.numpy:block_causal@numpy",
     "maskoracle.implementations.numpy:block_causal_baseline@numpy",
     "maskoracle.implementations.torch:block_causal_additive",
+    "maskoracle.implementations.torch:block_causal_additive_unfused",
     "maskoracle.implementations.torch:block_causal_additive_baseline",
 )
 

@@ -112,12 +112,17 @@ def test_torch_builtins_agree_with_the_oracle_and_with_each_other() -> None:
     assert mask.dtype == torch.bool and mask.device.type == "cpu"
     np.testing.assert_array_equal(mask.numpy(), expected)
     np.testing.assert_array_equal(torch_impl._block_causal_by_comparison(pad_t, att_t).numpy(), expected)
+    baseline_mask = torch_impl.block_causal_baseline(pad_t, att_t)
     for dtype in (torch.float32, torch.float16, torch.float64, torch.bfloat16):
-        fused = torch_impl.block_causal_additive(pad_t, att_t, dtype=dtype)
-        assert fused.dtype == dtype and fused.shape == (3, 1, 300, 300)
-        assert torch.equal(fused, torch_impl.to_additive_4d(torch_impl.block_causal_baseline(pad_t, att_t), dtype))
-    assert torch.equal(torch_impl.block_causal_additive_baseline(pad_t, att_t),
-                       torch_impl.block_causal_additive(pad_t, att_t))
+        by_where = torch_impl._to_additive_4d_by_where(baseline_mask, dtype)  # the independent formulation
+        for converted in (torch_impl.block_causal_additive(pad_t, att_t, dtype=dtype),
+                          torch_impl.to_additive_4d(baseline_mask, dtype),
+                          torch_impl.to_additive_4d(baseline_mask.transpose(1, 2).contiguous().transpose(1, 2),
+                                                    dtype)):
+            assert converted.dtype == dtype and converted.shape == (3, 1, 300, 300)
+            assert torch.equal(converted, by_where), dtype
+    for pipeline in (torch_impl.block_causal_additive_baseline, torch_impl.block_causal_additive_unfused):
+        assert torch.equal(pipeline(pad_t, att_t), torch_impl.block_causal_additive(pad_t, att_t))
 
 
 # --------------------------------------------------------------------------------------------- bench()
@@ -222,6 +227,7 @@ def test_write_report_makes_markdown_pngs_and_a_self_contained_page(tmp_path: Pa
     report.targets.append(TargetBench("m:fast_baseline", "numpy", True, "ok",
                                       [timing(8, 256, 1e-3, 0.1e-3), timing(8, 512, 4e-3, 0.3e-3),
                                        timing(8, 1024, 30e-3, 1e-3)]))
+    report.targets.append(TargetBench("m:fast_unfused", "numpy", True, "ok", [timing(8, 1024, 6e-3, 1e-3)]))
     report.targets.append(TargetBench("m:wrong", "numpy", False, "failed spec_examples: cell (b=0, ...)"))
     written = write_report(report, str(tmp_path / "out"), comparison=compare(report, report))
     names = {Path(path).name for path in written}
@@ -230,6 +236,8 @@ def test_write_report_makes_markdown_pngs_and_a_self_contained_page(tmp_path: Pa
     for png in ("time_vs_length.png", "ratio_to_bound.png", "memory.png"):
         assert f"]({png})" in markdown and (tmp_path / "out" / png).read_bytes().startswith(b"\x89PNG")
     assert "| `m:fast` | 8x1024 | 3.00 ms | 1.00 ms | 3.00x | 10.0x |" in markdown  # 30 ms / 3 ms baseline
+    assert "| `m:fast_unfused` | 8x1024 | 6.00 ms | 1.00 ms | 6.00x | 5.0x |" in markdown  # PREFIX_baseline
+    assert "| `m:fast_baseline` | 8x1024 | 30.00 ms | 1.00 ms | 30.00x | - |" in markdown  # not its own
     assert "Not timed" in markdown and "m:wrong" in markdown
     slope = loglog_slope([256, 512, 1024], [0.2e-3, 0.8e-3, 3e-3])
     assert "Growth with L" in markdown and f"| `m:fast` | B=8 | {slope:.2f} | " in markdown

@@ -101,12 +101,33 @@ def test_output_the_c_code_cannot_write_is_left_to_numpy() -> None:
     assert not _native.write(pad, att, objects, True, False)
 
 
+@needs_compiler
+@pytest.mark.parametrize("dtype, allowed, masked", ELEMENTS, ids=[np.dtype(e[0]).name for e in ELEMENTS])
+def test_select_writes_one_of_two_values_per_mask_cell(dtype, allowed, masked) -> None:
+    mask = np.random.default_rng(3).random((3, 1, 37, 41)) < 0.5
+    values = np.array([masked, allowed], dtype=dtype)
+    out = np.empty(mask.shape, dtype=dtype)
+    assert _native.select(mask, values, out)
+    np.testing.assert_array_equal(out, np.where(mask, values[1], values[0]))
+    assert not _native.select(mask[:, :, ::2], values, out[:, :, ::2]), "strided: left to the caller"
+    if values.itemsize != 1:
+        assert not _native.select(mask, np.zeros(2, dtype=np.int8), out), "item sizes differ"
+
+
 def test_switched_off_by_the_environment(fresh_native: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MASKORACLE_NATIVE", "0")
     assert _native.native() is None
     assert _native.native_status() == "off (MASKORACLE_NATIVE=0)"
     pad, att = workload_inputs(2, 50, "pi05_subtask")
     np.testing.assert_array_equal(numpy_impl.block_causal(pad, att), reference_mask(pad, att))
+    torch = pytest.importorskip("torch")
+    from maskoracle.implementations import torch as torch_impl
+
+    mask = torch.from_numpy(reference_mask(pad, att))
+    for dtype in (torch.float32, torch.bfloat16):
+        additive = torch_impl.block_causal_additive(torch.from_numpy(pad), torch.from_numpy(att), dtype)
+        assert torch.equal(additive, torch_impl._to_additive_4d_by_where(mask, dtype))
+        assert torch.equal(torch_impl.to_additive_4d(mask, dtype), additive)
 
 
 def test_a_missing_compiler_falls_back_to_numpy_and_says_why(fresh_native: Path,
@@ -125,7 +146,7 @@ def test_cc_may_carry_a_launcher(fresh_native: Path, monkeypatch: pytest.MonkeyP
     launcher.chmod(0o755)
     monkeypatch.setenv("CC", f"{launcher} gcc -m64")
     assert _native.native() is None
-    assert (fresh_native / "launched").read_text().startswith("gcc -m64 -O2 -shared")
+    assert (fresh_native / "launched").read_text().startswith(" ".join(["gcc", "-m64", *_native.FLAGS]))
 
 
 def test_a_failing_compiler_is_reported_with_its_first_line(fresh_native: Path,

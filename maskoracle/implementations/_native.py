@@ -95,9 +95,13 @@ void maskoracle_block_causal(const uint8_t *pad, const uint8_t *att, int64_t B, 
         }
     }
 }
-"""
 
-_FUNCTION = "maskoracle_block_causal"
+/* out[k] = values[mask[k]] for n elements of `size` bytes, mask bytes 0 or 1: a bool mask to an additive one. */
+void maskoracle_select(const uint8_t *mask, int64_t n, const uint8_t *values, int64_t size, uint8_t *out) {
+    fill_row(out, mask, n, values, size);
+}
+"""
+FLAGS = ["-O3", "-shared", "-fPIC"]  # no -march: the library may be shared by machines of one platform
 _state: dict[str, Any] = {}
 
 
@@ -123,7 +127,7 @@ def _build() -> tuple[Any, str]:
     compiler = _compiler()
     if compiler is None:
         return None, "unavailable: no C compiler (cc, gcc or clang; or set $CC)"
-    key = hashlib.sha256("\0".join([SOURCE, *compiler, platform.platform(), platform.machine()]).encode())
+    key = hashlib.sha256("\0".join([SOURCE, *compiler, *FLAGS, platform.platform(), platform.machine()]).encode())
     directory = cache_dir()
     library = directory / f"block_causal-{key.hexdigest()[:16]}.so"
     if not library.exists():
@@ -133,7 +137,7 @@ def _build() -> tuple[Any, str]:
                 source = Path(scratch) / "block_causal.c"
                 source.write_text(SOURCE, encoding="utf-8")
                 built = Path(scratch) / library.name
-                completed = subprocess.run([*compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(source)],
+                completed = subprocess.run([*compiler, *FLAGS, "-o", str(built), str(source)],
                                            capture_output=True, text=True, timeout=120)
                 if completed.returncode != 0:
                     first_line = (completed.stderr.strip().splitlines() or ["no message"])[0]
@@ -142,20 +146,25 @@ def _build() -> tuple[Any, str]:
         except (OSError, subprocess.SubprocessError) as error:
             return None, f"unavailable: {type(error).__name__}: {error}"
     try:
-        function = getattr(ctypes.CDLL(str(library)), _FUNCTION)
+        library_handle = ctypes.CDLL(str(library))
+        pointer, integer = ctypes.c_void_p, ctypes.c_int64
+        functions = {"block_causal": library_handle.maskoracle_block_causal,
+                     "select": library_handle.maskoracle_select}
     except (OSError, AttributeError) as error:
         return None, f"unavailable: cannot load {library}: {error}"
-    pointer, integer = ctypes.c_void_p, ctypes.c_int64
-    function.argtypes = [pointer, pointer, integer, integer, pointer, integer, pointer, pointer]
-    function.restype = None
-    return function, f"C (compiled with {' '.join([Path(compiler[0]).name, *compiler[1:]])})"
+    functions["block_causal"].argtypes = [pointer, pointer, integer, integer, pointer, integer, pointer, pointer]
+    functions["select"].argtypes = [pointer, integer, pointer, integer, pointer]
+    for function in functions.values():
+        function.restype = None
+    return functions, f"C (compiled with {' '.join([Path(compiler[0]).name, *compiler[1:]])})"
 
 
-def native() -> Any:
-    """The compiled writer, or ``None`` when it cannot be had (the reason is in ``native_status()``)."""
-    if "function" not in _state:
-        _state["function"], _state["status"] = _build()
-    return _state["function"]
+def native() -> dict[str, Any] | None:
+    """The compiled functions by name (``block_causal``, ``select``), or ``None`` when they cannot be had (the
+    reason is in ``native_status()``)."""
+    if "functions" not in _state:
+        _state["functions"], _state["status"] = _build()
+    return _state["functions"]
 
 
 def native_status() -> str:
@@ -174,8 +183,8 @@ def write(pad: np.ndarray, att: np.ndarray, out: np.ndarray, allowed: Any, maske
 
     ``pad`` and ``att`` are bool ``[B, L]``.
     """
-    function = native()
-    if function is None or not out.flags.c_contiguous or out.dtype.hasobject:
+    functions = native()
+    if functions is None or not out.flags.c_contiguous or out.dtype.hasobject:
         return False
     B, L = pad.shape
     if B == 0 or L == 0:
@@ -185,8 +194,22 @@ def write(pad: np.ndarray, att: np.ndarray, out: np.ndarray, allowed: Any, maske
     scratch = np.empty((3 * L * size + 4096 + 7) // 8, dtype=np.int64)  # SCRATCH_BYTES, 8-byte aligned
     pad_bytes = np.ascontiguousarray(pad, dtype=np.bool_)
     att_bytes = np.ascontiguousarray(att, dtype=np.bool_)
-    function(pad_bytes.ctypes.data, att_bytes.ctypes.data, B, L, values_address, size, scratch.ctypes.data,
-             out.ctypes.data)
+    functions["block_causal"](pad_bytes.ctypes.data, att_bytes.ctypes.data, B, L, values_address, size,
+                              scratch.ctypes.data, out.ctypes.data)
+    return True
+
+
+def select(mask: np.ndarray, values: np.ndarray, out: np.ndarray) -> bool:
+    """``out[...] = values[1]`` where ``mask``, ``values[0]`` elsewhere, natively; ``False`` when not possible.
+
+    ``mask``: C-contiguous bool; ``values``: two elements of ``out``'s item size (any dtype: bytes are copied);
+    ``out``: C-contiguous, with as many elements as ``mask``.
+    """
+    functions = native()
+    if (functions is None or mask.dtype != np.bool_ or not mask.flags.c_contiguous or not out.flags.c_contiguous
+            or out.size != mask.size or values.size != 2 or values.itemsize != out.itemsize):
+        return False
+    functions["select"](mask.ctypes.data, mask.size, values.ctypes.data, out.itemsize, out.ctypes.data)
     return True
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import _native
 from ._rows import write_block_causal
 
 # openpi and LeRobot's masked value: about 0.7 x float32's minimum (SPEC §6).
 MASKED_VALUE = -2.3819763e38
-# Additive dtypes the NumPy writer fills directly (no bfloat16 in NumPy; float16 cannot hold the value).
-_NUMPY_FLOAT = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 def _numpy_writer_applies(tensor: torch.Tensor) -> bool:
@@ -71,11 +70,34 @@ def block_causal_baseline(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> t
 def to_additive_4d(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Bool ``[B, L, L]`` -> additive ``[B, 1, L, L]``: 0 where allowed, -2.3819763e38 where masked (SPEC §6).
 
-    One ``where`` pass: it reads each mask byte once and writes each output element once.
+    On the CPU, one pass of the native writer (each mask byte read once, each element written once, at memory
+    speed); elsewhere, and without a C compiler, one ``where``. In float16 the masked value overflows to -inf.
     """
+    if _numpy_writer_applies(mask) and mask.dtype == torch.bool and dtype.is_floating_point:
+        values = _additive_values(dtype)
+        out = np.empty((mask.shape[0], 1, *mask.shape[1:]), dtype=values.dtype)
+        if _native.select(mask.contiguous().numpy(), values, out):
+            return torch.from_numpy(out).view(dtype)  # the same bytes, read as ``dtype``
+    return _to_additive_4d_by_where(mask, dtype)
+
+
+def _to_additive_4d_by_where(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The conversion as openpi writes it: one ``where`` between 0 and the masked value."""
     zero = torch.zeros((), dtype=dtype, device=mask.device)
     masked = torch.full((), MASKED_VALUE, dtype=dtype, device=mask.device)
     return torch.where(mask[:, None, :, :], zero, masked)
+
+
+_ADDITIVE_VALUES: dict[torch.dtype, np.ndarray] = {}
+_SAME_SIZE_INTEGER = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _additive_values(dtype: torch.dtype) -> np.ndarray:
+    """The masked value and 0 in ``dtype``, as same-sized integers (NumPy has no bfloat16): the bytes to write."""
+    if dtype not in _ADDITIVE_VALUES:
+        pair = torch.stack([torch.full((), MASKED_VALUE, dtype=dtype), torch.zeros((), dtype=dtype)])
+        _ADDITIVE_VALUES[dtype] = pair.view(_SAME_SIZE_INTEGER[pair.element_size()]).numpy()
+    return _ADDITIVE_VALUES[dtype]
 
 
 def block_causal_additive(pad_masks: torch.Tensor, att_masks: torch.Tensor,
@@ -86,17 +108,24 @@ def block_causal_additive(pad_masks: torch.Tensor, att_masks: torch.Tensor,
     without a bool mask in between.
     """
     B, L = pad_masks.shape
-    if _numpy_writer_applies(pad_masks) and dtype in _NUMPY_FLOAT:
-        out = np.empty((B, 1, L, L), dtype=_NUMPY_FLOAT[dtype])
+    if _numpy_writer_applies(pad_masks) and dtype.is_floating_point:
+        masked, allowed = _additive_values(dtype)
+        out = np.empty((B, 1, L, L), dtype=masked.dtype)
         pad, att = _bool_inputs(pad_masks, att_masks)
-        write_block_causal(pad, att, out[:, 0], 0.0, MASKED_VALUE)
-        return torch.from_numpy(out)
+        write_block_causal(pad, att, out[:, 0], allowed, masked)
+        return torch.from_numpy(out).view(dtype)  # the same bytes, read as ``dtype``
     return to_additive_4d(block_causal(pad_masks, att_masks), dtype)
+
+
+def block_causal_additive_unfused(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:
+    """``to_additive_4d(block_causal(...))``: the fast bool mask, then the fast conversion (what a model that
+    keeps both calls gets; against ``block_causal_additive`` it shows what the bool mask in between costs)."""
+    return to_additive_4d(block_causal(pad_masks, att_masks))
 
 
 def block_causal_additive_baseline(pad_masks: torch.Tensor, att_masks: torch.Tensor) -> torch.Tensor:
     """openpi's pipeline: the straightforward bool mask, then ``where`` into a 4D additive float32 mask."""
-    return to_additive_4d(block_causal_baseline(pad_masks, att_masks))
+    return _to_additive_4d_by_where(block_causal_baseline(pad_masks, att_masks))
 
 
 def kv_cache(prefix_pad: torch.Tensor, suffix_pad: torch.Tensor, suffix_att: torch.Tensor) -> torch.Tensor:

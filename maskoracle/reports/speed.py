@@ -146,11 +146,13 @@ def _short(target: str) -> str:
 
 
 def _reference(target: TargetBench, report: BenchReport) -> TargetBench | None:
-    """The baseline a target is compared with: the target of the same name ending in ``_baseline``."""
-    wanted = target.target.split("@")[0] + "_baseline"
-    for other in report.targets:
-        if other.target.split("@")[0] == wanted and other.framework == target.framework:
-            return other
+    """The baseline a target is compared with: ``NAME_baseline``, else (for ``PREFIX_VARIANT``, such as
+    ``block_causal_additive_unfused``) ``PREFIX_baseline``; in the same framework."""
+    name = target.target.split("@")[0]
+    for wanted in (name + "_baseline", name.rsplit("_", 1)[0] + "_baseline"):
+        for other in report.targets:
+            if other is not target and other.target.split("@")[0] == wanted and other.framework == target.framework:
+                return other
     return None
 
 
