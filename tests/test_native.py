@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -158,6 +159,27 @@ def test_a_failing_compiler_is_reported_with_its_first_line(fresh_native: Path,
     assert _native.native() is None
     assert _native.native_status() == f"unavailable: {broken} failed: broken-cc: cannot compile today"
     assert not list((fresh_native / "cache").glob("*.so")), "nothing half-built is left in the cache"
+
+
+@needs_compiler
+def test_an_unwritable_cache_falls_back_to_a_private_temporary_folder(fresh_native: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = fresh_native / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("MASKORACLE_CACHE", str(blocked / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(fresh_native / "tmp"))
+    assert _native.native() is not None, _native.native_status()
+    [library] = (fresh_native / "tmp").glob("maskoracle-*/*.so")
+    assert library.parent.stat().st_mode & 0o077 == 0
+
+
+@needs_compiler
+def test_a_folder_others_can_write_to_is_never_loaded_from(fresh_native: Path) -> None:
+    shared = fresh_native / "cache"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert _native.native() is not None  # compiled into the private temporary folder instead
+    assert not list(shared.glob("*.so"))
 
 
 @needs_compiler

@@ -9,8 +9,9 @@ template row in L1 cache, copies the row for the other queries of its block, and
 It is an accelerator, never a requirement: without a compiler, or with ``MASKORACLE_NATIVE=0``, ``native()``
 returns ``None`` with the reason in ``native_status()``, and the NumPy writer (``_rows``) does the work. The
 compiled library is cached under ``$MASKORACLE_CACHE`` (default ``$XDG_CACHE_HOME/maskoracle`` or
-``~/.cache/maskoracle``), named by a hash of the source, the compiler and the platform; concurrent first
-uses (pytest-xdist workers) each compile to a private file and rename it into place.
+``~/.cache/maskoracle``; where that cannot be written, ``maskoracle-UID`` in the temporary directory; never a
+folder that others can write to), named by a hash of the source, the compiler, its flags and the platform;
+concurrent first uses (pytest-xdist workers) each compile to a private file and rename it into place.
 """
 
 from __future__ import annotations
@@ -121,6 +122,29 @@ def _compiler() -> list[str] | None:
     return [found] if found else None
 
 
+class _CompileError(Exception):
+    """The compiler ran and failed (its first line of errors): another folder would not help."""
+
+
+def _private(directory: Path) -> bool:
+    """Only we (or root) can put a library here: ours, and not writable by group or others."""
+    status = directory.stat()
+    owner = getattr(os, "getuid", lambda: status.st_uid)()
+    return status.st_uid == owner and not status.st_mode & 0o022
+
+
+def _compile(compiler: list[str], directory: Path, library: Path) -> None:
+    with tempfile.TemporaryDirectory(dir=directory) as scratch:
+        source = Path(scratch) / "block_causal.c"
+        source.write_text(SOURCE, encoding="utf-8")
+        built = Path(scratch) / library.name
+        completed = subprocess.run([*compiler, *FLAGS, "-o", str(built), str(source)],
+                                   capture_output=True, text=True, timeout=120)
+        if completed.returncode != 0:
+            raise _CompileError((completed.stderr.strip().splitlines() or ["no message"])[0])
+        os.replace(built, library)  # atomic: a concurrent first use sees no half-written file
+
+
 def _build() -> tuple[Any, str]:
     if os.environ.get("MASKORACLE_NATIVE", "1").strip().lower() in {"0", "false", "no", "off"}:
         return None, "off (MASKORACLE_NATIVE=0)"
@@ -128,23 +152,27 @@ def _build() -> tuple[Any, str]:
     if compiler is None:
         return None, "unavailable: no C compiler (cc, gcc or clang; or set $CC)"
     key = hashlib.sha256("\0".join([SOURCE, *compiler, *FLAGS, platform.platform(), platform.machine()]).encode())
-    directory = cache_dir()
-    library = directory / f"block_causal-{key.hexdigest()[:16]}.so"
-    if not library.exists():
+    name = f"block_causal-{key.hexdigest()[:16]}.so"
+    # The cache, else (read-only home, a sandbox) a private folder under the temporary directory.
+    fallback = Path(tempfile.gettempdir()) / f"maskoracle-{getattr(os, 'getuid', lambda: 0)()}"
+    problem = ""
+    for directory in (cache_dir(), fallback):
+        library = directory / name
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=directory) as scratch:
-                source = Path(scratch) / "block_causal.c"
-                source.write_text(SOURCE, encoding="utf-8")
-                built = Path(scratch) / library.name
-                completed = subprocess.run([*compiler, *FLAGS, "-o", str(built), str(source)],
-                                           capture_output=True, text=True, timeout=120)
-                if completed.returncode != 0:
-                    first_line = (completed.stderr.strip().splitlines() or ["no message"])[0]
-                    return None, f"unavailable: {' '.join(compiler)} failed: {first_line}"
-                os.replace(built, library)  # atomic: a concurrent first use sees no half-written file
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not _private(directory):
+                problem = f"unavailable: {directory} is writable by others or not ours: not loading code from it"
+                continue
+            if library.exists():
+                break
+            _compile(compiler, directory, library)
+            break
+        except _CompileError as error:
+            return None, f"unavailable: {' '.join(compiler)} failed: {error}"
         except (OSError, subprocess.SubprocessError) as error:
-            return None, f"unavailable: {type(error).__name__}: {error}"
+            problem = f"unavailable: {type(error).__name__}: {error}"
+    else:
+        return None, problem
     try:
         library_handle = ctypes.CDLL(str(library))
         pointer, integer = ctypes.c_void_p, ctypes.c_int64
