@@ -33,8 +33,8 @@ SOURCE = r"""
 #include <stdint.h>
 #include <string.h>
 
-/* A template row, a masked row, and room to place a block row anywhere modulo 4096. */
-#define SCRATCH_BYTES(L, size) (3 * (L) * (size) + 4096)
+/* A template row, an allowed row, a masked row, and room to place a block row anywhere modulo 4096. */
+#define SCRATCH_BYTES(L, size) (4 * (L) * (size) + 4096)
 
 /* row[j] = values[choose[j] ? 1 : 0] (choose NULL: always values[0]), for elements of `size` bytes; typed
    loops the compiler vectorises for the common sizes (a memcpy call per element would cost more than the
@@ -63,15 +63,21 @@ static void fill_row(uint8_t *row, const uint8_t *choose, int64_t L, const uint8
 void maskoracle_block_causal(const uint8_t *pad, const uint8_t *att, int64_t B, int64_t L,
                              const uint8_t *values, int64_t size, uint8_t *scratch, uint8_t *out) {
     const int64_t width = L * size;
-    uint8_t *row = scratch, *masked_row = row + width, *area = masked_row + width;
+    uint8_t *row = scratch, *allowed_row = row + width, *masked_row = allowed_row + width;
+    uint8_t *area = masked_row + width;
     /* A block's rows are copied from block_row, placed 512 bytes off the output rows modulo 4096: a copy
        whose source and destination share their low 12 address bits stalls on 4K aliasing. */
     uint8_t *block_row = area + (((uintptr_t)out + 512 - (uintptr_t)area) & 4095);
     fill_row(masked_row, NULL, L, values, size);
+    fill_row(allowed_row, NULL, L, values + size, size);
     for (int64_t b = 0; b < B; b++) {
         const uint8_t *p = pad + b * L, *a = att + b * L;
         uint8_t *rows = out + b * L * width;
         fill_row(row, p, L, values, size);
+        /* Keys before the first padded one are all real: a row that sees no further is allowed * end then
+           masked * (L - end), one window of allowed_row + masked_row (one memcpy instead of two). */
+        const uint8_t *first_padded = memchr(p, 0, L);
+        const int64_t all_real = (first_padded ? first_padded - p : L) * size;
         /* Block by block (a block starts at 0 and at every later token with att set: memchr finds the next),
            and within a block by runs of real or padded queries: real ones see pad[:end], padded ones nothing. */
         for (int64_t start = 0, end; start < L; start = end) {
@@ -88,8 +94,12 @@ void maskoracle_block_causal(const uint8_t *pad, const uint8_t *att, int64_t B, 
                 const int64_t seen = real ? end * size : 0;
                 /* A query alone (a causal step) is written in place; a block's shared row once, then copied. */
                 uint8_t *o = stop - first == 1 ? rows + first * width : block_row;
-                memcpy(o, row, seen);
-                memcpy(o + seen, masked_row + seen, width - seen);
+                if (seen <= all_real) {
+                    memcpy(o, allowed_row + width - seen, width);
+                } else {
+                    memcpy(o, row, seen);
+                    memcpy(o + seen, masked_row + seen, width - seen);
+                }
                 if (stop - first > 1)
                     for (int64_t query = first; query < stop; query++) memcpy(rows + query * width, o, width);
             }
@@ -219,7 +229,7 @@ def write(pad: np.ndarray, att: np.ndarray, out: np.ndarray, allowed: Any, maske
         return True  # nothing to write (and the C code reads pad[b, L - 1])
     values, values_address = _values(out.dtype, allowed, masked)
     size = values.itemsize
-    scratch = np.empty((3 * L * size + 4096 + 7) // 8, dtype=np.int64)  # SCRATCH_BYTES, 8-byte aligned
+    scratch = np.empty((4 * L * size + 4096 + 7) // 8, dtype=np.int64)  # SCRATCH_BYTES, 8-byte aligned
     pad_bytes = np.ascontiguousarray(pad, dtype=np.bool_)
     att_bytes = np.ascontiguousarray(att, dtype=np.bool_)
     functions["block_causal"](pad_bytes.ctypes.data, att_bytes.ctypes.data, B, L, values_address, size,
