@@ -38,23 +38,29 @@ def _int_list(text: str, option: str) -> list[int]:
         raise UsageError(f"{option}: expected comma-separated integers, got {text!r}") from None
 
 
+def layout_instance(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``--layout`` with ``--lengths``/``--real`` -> ``(layout, one instance of it)``, for ``leaks`` and
+    ``explain``; ``UsageError`` for a bad value or for ``--pad``/``--att`` given too."""
+    from .layouts import load_layout
+
+    if args.pad is not None or args.att is not None:
+        raise UsageError("give either --layout or --pad/--att, not both")
+    layout = load_layout(args.layout)
+    lengths = _int_list(args.lengths, "--lengths") if args.lengths else \
+        [max(segment.min_length, min(segment.longest, 2)) for segment in layout.segments]
+    real = _int_list(args.real, "--real") if args.real else None
+    try:
+        return layout, layout.instance(lengths, real)
+    except ValueError as error:
+        raise UsageError(f"--layout {args.layout}: {error}") from None
+
+
 # --- leaks -------------------------------------------------------------------------------------------------
 
 def leaks_input(args: argparse.Namespace) -> dict[str, Any]:
     """The mask to analyse: from ``--pad/--att/--spec``, or from ``--layout`` (an instance of it)."""
     if args.layout:
-        from .layouts import load_layout
-
-        if args.pad or args.att:
-            raise UsageError("give either --layout or --pad/--att, not both")
-        layout = load_layout(args.layout)
-        lengths = _int_list(args.lengths, "--lengths") if args.lengths else \
-            [max(segment.min_length, min(segment.longest, 2)) for segment in layout.segments]
-        real = _int_list(args.real, "--real") if args.real else None
-        try:
-            instance = layout.instance(lengths, real)
-        except ValueError as error:
-            raise UsageError(f"--layout {args.layout}: {error}") from None
+        layout, instance = layout_instance(args)
         pad = np.array([instance.pad], dtype=bool)
         if args.spec:
             if instance.att is None:
@@ -231,19 +237,9 @@ def explain_png(path: str, pad: np.ndarray, att: np.ndarray, mask: np.ndarray, o
 def run_explain_layout(args: argparse.Namespace) -> int:
     """``explain --layout``: a layout's segments, whether it compiles to ``(pad, att)`` (or why not), and the
     mask of one instance with segment labels; ``--vs SPEC`` compares it with that spec on the compiled att."""
-    from .layouts import load_layout
     from .reports.terminal import render_mask
 
-    if args.pad is not None or args.att is not None:
-        raise UsageError("give either --layout or --pad/--att, not both")
-    layout = load_layout(args.layout)
-    lengths = _int_list(args.lengths, "--lengths") if args.lengths else \
-        [max(segment.min_length, min(segment.longest, 2)) for segment in layout.segments]
-    real = _int_list(args.real, "--real") if args.real else None
-    try:
-        instance = layout.instance(lengths, real)
-    except ValueError as error:
-        raise UsageError(f"--layout {args.layout}: {error}") from None
+    layout, instance = layout_instance(args)
     out = Output(plain=True if args.plain else None)
     pad = np.array([instance.pad], dtype=bool)
     mask = reference_mask(pad, np.array([instance.segment_ids]), spec=layout, pad_queries=args.pad_queries)

@@ -85,6 +85,18 @@ def test_native_and_numpy_writers_agree_on_long_layouts() -> None:
         np.testing.assert_array_equal(native_out, numpy_out, err_msg=workload)
 
 
+@needs_compiler
+def test_values_that_compare_equal_but_differ_are_written_as_given() -> None:
+    pad, att = np.ones((1, 3), bool), np.zeros((1, 3), bool)
+    cached = len(_native._VALUES)
+    for allowed in (0.0, -0.0, 0.0, np.nan, np.nan):
+        out = np.empty((1, 3, 3), dtype=np.float64)
+        assert _native.write(pad, att, out, allowed, 1.0)
+        np.testing.assert_array_equal(np.signbit(out), np.signbit(np.float64(allowed)))
+        assert np.isnan(out).all() == np.isnan(allowed)
+    assert len(_native._VALUES) - cached <= 3, "one entry per distinct value, a NaN included"
+
+
 def test_empty_shapes_write_nothing() -> None:
     for B, L in [(0, 5), (3, 0), (0, 0)]:
         out = np.empty((B, L, L), dtype=bool)

@@ -251,12 +251,12 @@ def select(mask: np.ndarray, values: np.ndarray, out: np.ndarray) -> bool:
     return True
 
 
-_VALUES: dict[tuple[str, Any, Any], tuple[np.ndarray, int]] = {}
+_VALUES: dict[tuple[str, str, str], tuple[np.ndarray, int]] = {}
 
 
 def _values(dtype: np.dtype, allowed: Any, masked: Any) -> tuple[np.ndarray, int]:
     """The masked and allowed elements as bytes, kept per (dtype, values): their address costs a microsecond."""
-    key = (dtype.str, allowed, masked)
+    key = (dtype.str, repr(allowed), repr(masked))  # repr: -0.0 is not 0.0, and a NaN finds itself
     if key not in _VALUES:
         values = np.array([masked, allowed], dtype=dtype)
         _VALUES[key] = (values, values.ctypes.data)
