@@ -5,10 +5,9 @@
 [[[1, 0, 0], [1, 1, 0], [0, 0, 0]]]
 """
 
-from .adapters import UsageError
-from .checking import check, check_names
+from .checking import CheckReport, CheckResult, Counterexample, check, check_names
+from .errors import UsageError
 from .oracle import reference_mask
-from .results import CheckReport, CheckResult, Counterexample
 
 __version__ = "0.1.0"
 

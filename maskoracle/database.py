@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase, MultiplexedDatabase
 
-from .adapters import UsageError
+from .errors import UsageError
 
 ENVIRONMENT_VARIABLE = "MASKORACLE_DB"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")

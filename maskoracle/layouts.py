@@ -23,14 +23,13 @@ tokens for pi0/pi0.5, 64 tokens per image for SmolVLA, language budgets of 48 an
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from .adapters import UsageError
+from .errors import UsageError
 from .oracle.groups import Layout, LayoutInstance, Segment
+from .targets import import_module
 
-__all__ = ["BUILTIN_LAYOUTS", "Layout", "LayoutInstance", "Segment", "layout_argument", "load_layout",
-           "spec_argument"]
+__all__ = ["BUILTIN_LAYOUTS", "Layout", "LayoutInstance", "Segment", "load_layout"]
 
 PI0 = Layout("pi0", (
     Segment("image", 768, sees=("language",)),  # one bidirectional prefix block
@@ -95,10 +94,8 @@ def load_layout(text: str) -> Layout:
     if not colon or not module_part or not attribute:
         raise UsageError(f"layout {text!r}: name a built-in ({', '.join(BUILTIN_LAYOUTS)}) or a Layout object "
                          "as path/to/file.py:NAME")
-    from .targets import _import
-
     try:
-        module = _import(module_part, text)
+        module = import_module(module_part, text)
     except UsageError as error:
         raise UsageError(str(error).replace("TARGET", "layout", 1)) from None
     value: object = module
@@ -113,23 +110,3 @@ def load_layout(text: str) -> Layout:
 
 
 _LOADED: dict[str, Layout] = {}
-
-
-def spec_argument(text: str) -> str:
-    """``--spec`` / ``--mask-spec``: a spec name, a built-in layout, or ``path/file.py:LAYOUT`` (loaded later)."""
-    from .oracle import SPECS
-
-    if text in SPECS or text in BUILTIN_LAYOUTS or ":" in text:
-        return text
-    raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(SPECS)}, a built-in layout "
-                                     f"({', '.join(BUILTIN_LAYOUTS)}) or path/file.py:LAYOUT)")
-
-
-def layout_argument(text: str) -> str:
-    """``--layout`` / ``--mask-layout``: an att family of the strategies, or ``path/file.py:LAYOUT``."""
-    from .strategies import LAYOUTS
-
-    if text in LAYOUTS or ":" in text:
-        return text
-    raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(LAYOUTS)} or "
-                                     "path/file.py:LAYOUT)")

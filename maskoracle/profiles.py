@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from hypothesis import settings
 
-from .adapters import UsageError
+from .errors import UsageError
 
 ENVIRONMENT_VARIABLE = "MASKORACLE_PROFILE"
 

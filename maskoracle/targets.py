@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .adapters import UsageError
+from .errors import UsageError
+
+
+def describe_target(fn: Any) -> str:
+    """``module:qualname`` of a callable, as reports name a target given as a Python object."""
+    module = getattr(fn, "__module__", None) or "?"
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return f"{module}:{name}"
 
 
 def load_target(target: str) -> Any:
@@ -19,7 +26,7 @@ def load_target(target: str) -> Any:
     module_part, colon, attribute = target.rpartition(":")
     if not colon or not module_part or not attribute:
         raise UsageError(f"TARGET {target!r} must look like package.module:function or path/to/file.py:function")
-    module = _import(module_part, target)
+    module = import_module(module_part, target)
     value: Any = module
     for part in attribute.split("."):
         if not hasattr(value, part):
@@ -30,7 +37,8 @@ def load_target(target: str) -> Any:
     return value
 
 
-def _import(module_part: str, target: str) -> Any:
+def import_module(module_part: str, target: str) -> Any:
+    """The module of a TARGET (``package.module`` or ``path/to/file.py``); ``UsageError`` naming ``target``."""
     try:
         if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
             return _import_file(Path(module_part), target)

@@ -1,20 +1,21 @@
-"""Adapters: build inputs in the user's framework, call the implementation, decode what it returns.
+"""Adapters: numpy ``[B, L]`` inputs built in the user's framework, and results read back as numpy.
 
-Framework code lives here and in ``maskoracle.implementations``; both import their framework lazily so the
-core works with only numpy installed.
+Framework code lives here and in ``maskoracle.implementations``; both import their framework lazily (inside the
+adapter's constructor) so the core works with only numpy installed.
 """
 
-from .base import FRAMEWORKS, Adapter, UsageError, get_adapter
-from .calling import CallTimeout, call_with_timeout
-from .decode import BadResult, decode_mask
+from ..errors import UsageError
+from .base import FRAMEWORKS, Adapter, NumpyAdapter, TorchAdapter
+from .jax_adapter import JaxAdapter
 
-__all__ = [
-    "FRAMEWORKS",
-    "Adapter",
-    "BadResult",
-    "CallTimeout",
-    "UsageError",
-    "call_with_timeout",
-    "decode_mask",
-    "get_adapter",
-]
+_ADAPTERS: dict[str, type[Adapter]] = {"numpy": NumpyAdapter, "torch": TorchAdapter, "jax": JaxAdapter}
+
+
+def get_adapter(framework: str, device: str = "cpu") -> Adapter:
+    """The adapter for ``framework``; a ``UsageError`` names what to install or pass instead."""
+    if framework not in _ADAPTERS:
+        raise UsageError(f"unknown framework {framework!r}; choose one of: {', '.join(FRAMEWORKS)}")
+    return _ADAPTERS[framework](device)
+
+
+__all__ = ["FRAMEWORKS", "Adapter", "UsageError", "get_adapter"]

@@ -6,11 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UsageError
+
 FRAMEWORKS = ("torch", "numpy", "jax")
-
-
-class UsageError(ValueError):
-    """A bad option or an unusable target: reported in one line, exit status 2."""
 
 
 class Adapter:
@@ -138,17 +136,3 @@ class TorchAdapter(Adapter):
                 result = result.float()
             return result.cpu().numpy()
         return np.asarray(result)
-
-
-_ADAPTERS: dict[str, type[Adapter]] = {"numpy": NumpyAdapter, "torch": TorchAdapter}
-
-
-def get_adapter(framework: str, device: str = "cpu") -> Adapter:
-    """The adapter for ``framework``; a ``UsageError`` names what to install or pass instead."""
-    if framework == "jax":
-        from .jax_adapter import JaxAdapter  # imports jax only when asked for
-
-        return JaxAdapter(device)
-    if framework not in _ADAPTERS:
-        raise UsageError(f"unknown framework {framework!r}; choose one of: {', '.join(FRAMEWORKS)}")
-    return _ADAPTERS[framework](device)

@@ -20,19 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from ..kinds import KINDS
-from .base import UsageError
-
-FLEX_KINDS = ("mask_mod", "block_mask")
-# Lengths that are not multiples of FlexAttention's default block size (128): the last block is ragged.
-RAGGED_LENGTHS = (130, 200, 257)
+from ..errors import UsageError
 
 
 class MaskModError(Exception):
     """A ``mask_mod`` that FlexAttention cannot evaluate, or a result of the wrong kind; the message says why."""
 
 
-def _flex() -> Any:
+def flex_module() -> Any:
+    """``torch.nn.attention.flex_attention``; ``UsageError`` where this torch has none."""
     try:
         from torch.nn.attention import flex_attention
     except ImportError:
@@ -41,14 +37,11 @@ def _flex() -> Any:
     return flex_attention
 
 
-def validate_kind(kind: str, framework: str) -> None:
-    """``UsageError`` for an unknown kind, or a FlexAttention kind outside torch."""
-    if kind not in KINDS:
-        raise UsageError(f"--kind: invalid value {kind!r} (choose from {', '.join(KINDS)})")
-    if kind in FLEX_KINDS:
-        if framework != "torch":
-            raise UsageError(f"--kind {kind} is a PyTorch FlexAttention form; use it with --framework torch")
-        _flex()
+def require_flex(kind: str, framework: str) -> None:
+    """``UsageError`` unless a FlexAttention kind can run: PyTorch with ``flex_attention``."""
+    if framework != "torch":
+        raise UsageError(f"--kind {kind} is a PyTorch FlexAttention form; use it with --framework torch")
+    flex_module()
 
 
 def wrap_kind(fn: Callable[[Any, Any], Any], kind: str) -> Callable[[Any, Any], Any]:
@@ -82,7 +75,7 @@ def materialise_mask_mod(mask_mod: Callable[..., Any], B: int, L: int, device: A
     A mask_mod that is not vmappable (Python ``if`` / ``and`` / ``.item()`` on a tensor) raises
     ``MaskModError`` saying so: FlexAttention could not use it either.
     """
-    flex = _flex()
+    flex = flex_module()
     try:
         mask = flex.create_mask(mask_mod, B, heads, L, L, device=device)
     except MaskModError:
@@ -114,7 +107,7 @@ def block_mask_to_dense(block_mask: Any, B: int, L: int) -> Any:
     """
     import torch
 
-    flex = _flex()
+    flex = flex_module()
     if not isinstance(block_mask, flex.BlockMask):
         raise MaskModError(f"returned {type(block_mask).__name__}, not a BlockMask; expected "
                            "create_block_mask(mask_mod, B, H, L, L)")

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Adapter, UsageError
+from ..errors import UsageError
+from .base import Adapter
 
 
 def _device_platform_and_index(device: str) -> tuple[str, int | None]:

@@ -7,12 +7,12 @@ from .cases import SPEC_CASES, USER_EXAMPLE, USER_EXAMPLE_LABELS, SpecCase
 from .groups import Layout, LayoutInstance, Segment, group_rule_mask, instance_mask
 from .invariants import INVARIANTS, Invariant, Violation, invariants_for
 from .leaks import Leak, find_leaks, reachability
+from .reference import reference_mask
 from .specs import (
     PAD_QUERY_POLICIES,
     SPECS,
     as_rows,
     block_ids,
-    reference_mask,
     validate_pad_queries,
     validate_spec,
 )

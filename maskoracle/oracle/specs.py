@@ -115,11 +115,11 @@ def rowwise(pad_masks: Rows, att_masks: Rows, pad_queries: str = "masked") -> np
     return mask
 
 
-_SPEC_FUNCTIONS = {"block_causal": block_causal, "rowwise": rowwise}
+SPEC_FUNCTIONS = {"block_causal": block_causal, "rowwise": rowwise}
 
 
 def validate_spec(spec: str) -> str:
-    if spec not in _SPEC_FUNCTIONS:
+    if spec not in SPEC_FUNCTIONS:
         raise ValueError(f"unknown spec {spec!r}; choose one of: {', '.join(SPECS)}")
     return spec
 
@@ -128,29 +128,3 @@ def validate_pad_queries(pad_queries: str) -> str:
     if pad_queries not in PAD_QUERY_POLICIES:
         raise ValueError(f"unknown pad-query policy {pad_queries!r}; choose one of: {', '.join(PAD_QUERY_POLICIES)}")
     return pad_queries
-
-
-def reference_mask(pad: Any, att: Any, spec: Any = "block_causal", pad_queries: str = "masked") -> np.ndarray:
-    """The mask that ``spec`` defines for ``(pad, att)``, as a numpy bool array ``[B, L, L]``.
-
-    ``pad`` and ``att`` are nested lists or numpy arrays of 0/1 or bools, ``[B, L]`` or ``[L]``.
-
-    >>> reference_mask([[1, 0, 1]], [[0, 1, 0]]).astype(int).tolist()
-    [[[1, 0, 0], [0, 0, 0], [1, 0, 1]]]
-
-    ``pad_queries="free"`` drops the padded-query term (SPEC §4), so padded rows show what a keys-only mask
-    computes; with ``spec="rowwise"`` that is the user's explanation's pseudo-code, row for row.
-
-    ``spec`` may also be a grouped ``Layout`` (``maskoracle.layouts``): then ``att`` holds each token's segment
-    index and the layout's group rule is evaluated (``groups.group_rule_mask``).
-    """
-    from .groups import Layout, group_rule_mask
-
-    if isinstance(spec, Layout):  # a group-rule spec: ``att`` holds segment ids (groups.py)
-        validate_pad_queries(pad_queries)
-        return group_rule_mask(pad, att, spec, pad_queries)
-    validate_spec(spec)
-    validate_pad_queries(pad_queries)
-    pad_rows = as_rows(pad, "pad")
-    att_rows = as_rows(att, "att")
-    return _SPEC_FUNCTIONS[spec](pad_rows, att_rows, pad_queries)

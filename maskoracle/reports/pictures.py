@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..adapters import UsageError
+from ..errors import UsageError
 
 TOKEN_LABELS_UP_TO = 40
 ALLOWED = (0.17, 0.42, 0.69)  # blue

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..adapters import UsageError
-from ..bench import BenchReport, SizeTiming, TargetBench, format_bytes, format_seconds
+from ..errors import UsageError
+from ..speed.bench import BenchReport, SizeTiming, TargetBench, format_bytes, format_seconds
 from .markers import replace_between
 
 # A change within max(NOISE_FACTOR x measured noise, MIN_CHANGE) of 1 is not flagged.

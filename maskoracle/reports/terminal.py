@@ -8,8 +8,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from ..checking.results import CheckReport, CheckResult, Counterexample, SplitCounterexample
+from ..options import reproduce_arguments
 from ..oracle import block_ids
-from ..results import CheckReport, CheckResult, Counterexample, SplitCounterexample
+from .kv_cache import split_comparison_lines, split_input_lines
 from .tables import (
     format_bits,
     mask_table,
@@ -19,11 +21,6 @@ from .tables import (
     render_text,
     row_expression,
 )
-
-DEFAULT_OPTIONS = {
-    "framework": "torch", "device": "cpu", "layout": "any", "padding": "any", "pad_queries": "masked",
-    "att_dtype": "bool", "timeout": 10.0, "kind": "mask",
-}
 
 
 class Output:
@@ -137,7 +134,6 @@ def render_failure(report: CheckReport, result: CheckResult, out: Output) -> Non
 
 def _render_split_failure(report: CheckReport, example: SplitCounterexample, out: Output) -> None:
     """A KV-cache or incremental counterexample: the split inputs and S x (P+S) tables (reports/split.py)."""
-    from .split import split_comparison_lines, split_input_lines
 
     for line in split_input_lines(example.pad, example.att, example.split, example.kind):
         out.line("  " + line)
@@ -186,20 +182,7 @@ def reproduce_command(report: CheckReport) -> str:
     parts = ["maskoracle", "check", report.target]
     if report.spec != "block_causal":
         parts += ["--spec", report.spec]
-    for name, default in DEFAULT_OPTIONS.items():
-        value = report.options.get(name, default)
-        if value != default:
-            parts += ["--" + name.replace("_", "-"), str(value)]
-    if report.options.get("max_examples") is not None:
-        parts += ["--max-examples", str(report.options["max_examples"])]
-    # Options that are not plain values: model dtypes (a list), NaN-free outputs (a flag). --kind is above.
-    if report.options.get("model_dtypes"):
-        parts += ["--model-dtypes", ",".join(report.options["model_dtypes"])]
-    if report.options.get("nan_free"):
-        parts.append("--nan-free")
-    if report.options.get("profile"):
-        parts += ["--profile", str(report.options["profile"])]
-    parts += ["--seed", str(report.options.get("seed"))]
+    parts += reproduce_arguments(report.options)
     return shlex.join(parts)
 
 

@@ -8,14 +8,16 @@ from typing import Any
 
 import pytest
 
-from ..adapters import FRAMEWORKS, UsageError
-from ..database import chosen_database
-from ..kinds import KINDS
-from ..layouts import layout_argument, spec_argument
-from ..oracle import PAD_QUERY_POLICIES, SPECS
-from ..strategies import ATT_DTYPES, LAYOUTS, PADDINGS
+from ..checking import check, check_names
+from ..checking.specs import resolve_spec
+from ..database import chosen_database, open_database
+from ..errors import UsageError
+from ..options import add_check_options, check_options, options_from
+from ..reports.terminal import Output, render_failure
+from ..targets import load_target
 
 WORKER_SEED_KEY = "maskoracle_seed"
+PREFIX = "--mask-"  # the CLI's options, spelled --mask-NAME
 
 
 @dataclass(frozen=True)
@@ -30,34 +32,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("maskoracle", "maskoracle: check attention-mask implementations")
     group.addoption("--mask-impl", action="append", default=[], metavar="TARGET",
                     help="implementation to check, package.module:function or path/file.py:function (repeatable)")
-    group.addoption("--mask-spec", type=spec_argument, default="block_causal",
-                    help=f"{', '.join(SPECS)}, or a grouped layout's rule: a built-in layout or path/file.py:LAYOUT")
-    group.addoption("--mask-framework", choices=FRAMEWORKS, default="torch")
-    group.addoption("--mask-device", default="cpu")
-    group.addoption("--mask-layout", type=layout_argument, default="any",
-                    help=f"{', '.join(LAYOUTS)}, or a grouped layout path/file.py:LAYOUT")
-    group.addoption("--mask-padding", choices=PADDINGS, default="any")
-    group.addoption("--mask-pad-queries", choices=PAD_QUERY_POLICIES, default="masked")
-    group.addoption("--mask-att-dtype", choices=ATT_DTYPES, default="bool")
-    group.addoption("--mask-max-examples", type=int, default=None)
-    group.addoption("--mask-timeout", type=float, default=10.0)
-    group.addoption("--mask-seed", type=int, default=None,
-                    help="seed for a reproducible run (default: random, printed in the header)")
-    group.addoption("--mask-profile", choices=("dev", "ci", "nightly"), default=None,
-                    help="run profile (default $MASKORACLE_PROFILE)")
-    group.addoption("--mask-db", default=None, metavar="DB",
-                    help="example database: a directory, redis://HOST:PORT/N, several comma-separated, or 'none' "
-                         "(default $MASKORACLE_DB, else .hypothesis/); shared by xdist workers and machines")
+    add_check_options(group.addoption, prefix=PREFIX)
     group.addoption("--mask-bench-sizes", default="8x256,8x1024,2x4096", metavar="BxL,...",
                     help="size grid of the speed suite (pytest-benchmark), e.g. 8x1024,64x1024,2x4096")
     group.addoption("--mask-bench-workload", default="pi05_subtask",
                     help="(pad, att) layout the speed suite times: pi05_subtask, causal, bidirectional, random")
-    group.addoption("--mask-kind", choices=KINDS, default="mask",
-                    help="calling convention: mask, kv_cache (prefix_pad, suffix_pad, suffix_att), incremental, "
-                         "mask_mod (FlexAttention factory) or block_mask")
-    group.addoption("--mask-model-dtypes", default=None, metavar="DTYPES",
-                    help="dtypes the model runs in, comma separated (float32,bfloat16,float16)")
-    group.addoption("--mask-nan-free", action="store_true", help="fail on NaN in padded query rows of attention")
 
 
 def _seed(config: pytest.Config) -> int:
@@ -96,9 +75,6 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_XdistController(), "maskoracle-xdist-controller")
-    from ..checking import CheckOptions
-    from ..targets import load_target
-
     impls = []
     for target in targets:
         try:
@@ -106,21 +82,12 @@ def pytest_configure(config: pytest.Config) -> None:
         except UsageError as error:
             raise pytest.UsageError(f"--mask-impl: {error}") from None
     options = _options(config)
-    from ..layout_checking import resolve_layout_arguments
-
     try:
-        grouped = resolve_layout_arguments(options["spec"], options["layout"])
-        if grouped is None:
-            from ..checking import model_dtypes_tuple
-
-            fields: dict[str, Any] = {name: value for name, value in options.items()
-                                      if name not in ("profile", "db")}
-            fields["model_dtypes"] = model_dtypes_tuple(fields["model_dtypes"])
-            CheckOptions(**fields).validate()
+        checked = check_options({name: value for name, value in options.items() if name not in ("seed", "db")},
+                                prefix=PREFIX)
+        grouped = resolve_spec(checked["spec"], checked["layout"]).grouped
     except UsageError as error:
-        raise pytest.UsageError(str(error).replace("--", "--mask-", 1)) from None
-    from ..database import open_database
-
+        raise pytest.UsageError(str(error)) from None
     if options["db"] is not None:
         try:
             open_database(options["db"], "--mask-db")  # a database that cannot be opened stops the run here
@@ -179,45 +146,25 @@ def mask_options(pytestconfig: pytest.Config) -> dict[str, Any]:
 
 def _options(config: pytest.Config) -> dict[str, Any]:
     get = config.getoption
-    return {
-        "spec": get("--mask-spec"),
-        "framework": get("--mask-framework"),
-        "device": get("--mask-device"),
-        "layout": get("--mask-layout"),
-        "padding": get("--mask-padding"),
-        "pad_queries": get("--mask-pad-queries"),
-        "att_dtype": get("--mask-att-dtype"),
-        "max_examples": get("--mask-max-examples"),
-        "timeout": get("--mask-timeout"),
-        "seed": _seed(config),
-        "kind": get("--mask-kind"),
-        "model_dtypes": get("--mask-model-dtypes"),
-        "nan_free": get("--mask-nan-free"),
-        "profile": get("--mask-profile"),
-        # The session's seed is drawn here when --mask-seed is absent; that is no reason to go without the
-        # example database, which check() otherwise drops for an explicit seed.
-        "db": chosen_database(get("--mask-db")) or (None if get("--mask-seed") is not None else "default"),
-    }
+    options = options_from(get, PREFIX)
+    # The session's seed is drawn here when --mask-seed is absent; that is no reason to go without the example
+    # database, which check() otherwise drops for an explicit seed.
+    options["seed"] = _seed(config)
+    options["db"] = chosen_database(get("--mask-db")) or (None if get("--mask-seed") is not None else "default")
+    return options
 
 
 @pytest.fixture
 def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any], pytestconfig: pytest.Config) -> Any:
     """``run_mask_check(name)``: run one named check on the implementation; fail or skip the test with its report."""
-    from ..checking import check
-    from ..layout_checking import LAYOUT_CHECK_DESCRIPTIONS
-    from ..reports.terminal import Output, render_failure
-
     grouped = getattr(pytestconfig, "_maskoracle_grouped", False)
+    kind = mask_options.get("kind", "mask")
+    names = check_names(mask_options["spec"], kind, mask_options["layout"])
 
     def run(name: str) -> None:
-        from ..checking import check_names
-
-        kind = mask_options.get("kind", "mask")
-        if grouped:
-            if name not in LAYOUT_CHECK_DESCRIPTIONS:
-                pytest.skip(f"{name}: not a check of grouped layouts (maskoracle.layout_checking)")
-        elif name not in check_names(mask_options["spec"], kind):
-            pytest.skip(f"{name} is not a check of --mask-kind {kind}")
+        if name not in names:
+            pytest.skip(f"{name}: not a check of grouped layouts (checking/plans/layout.py)" if grouped
+                        else f"{name} is not a check of --mask-kind {kind}")
         try:
             report = check(mask_impl.fn, target=mask_impl.target, checks=[name], **mask_options)
         except UsageError as error:

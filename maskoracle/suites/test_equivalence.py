@@ -5,7 +5,7 @@ With ``--mask-kind kv_cache`` or ``incremental`` the tests are that kind's own c
 
 from __future__ import annotations
 
-from maskoracle.kinds import kind_check_descriptions
+from maskoracle.checking import check_names
 
 EQUIVALENCE_CHECKS = ["output_format", "spec_examples", "exhaustive_small", "equivalence", "size_boundaries"]
 
@@ -14,7 +14,7 @@ def checks_for(kind: str) -> list[str]:
     """The checks this module runs for ``--mask-kind`` (the plugin parametrizes ``check_name`` with them)."""
     if kind == "mask":
         return EQUIVALENCE_CHECKS
-    return [name for name in kind_check_descriptions(kind) if name != "result_device"]
+    return [name for name in check_names(kind=kind) if name != "result_device"]
 
 
 def test_equivalence(run_mask_check, check_name: str) -> None:

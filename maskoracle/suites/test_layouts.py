@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from maskoracle.layout_checking import LAYOUT_CHECK_DESCRIPTIONS
+from maskoracle.checking.plans import LAYOUT_PLAN
 
-LAYOUT_SUITE_CHECKS = [name for name in LAYOUT_CHECK_DESCRIPTIONS if name not in ("output_format", "equivalence")]
+LAYOUT_SUITE_CHECKS = [check.name for check in LAYOUT_PLAN if check.name not in ("output_format", "equivalence")]
 
 
 @pytest.mark.parametrize("check_name", LAYOUT_SUITE_CHECKS)

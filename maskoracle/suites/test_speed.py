@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from maskoracle.bench import (
+from maskoracle.adapters import get_adapter
+from maskoracle.checking.calling import call_with_timeout
+from maskoracle.errors import UsageError
+from maskoracle.speed.bench import (
     WORKLOADS,
     BenchTarget,
     gate,
@@ -28,8 +31,6 @@ GATE_EXAMPLES = 30
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "speed_size" in metafunc.fixturenames:
-        from maskoracle.adapters import UsageError
-
         try:
             sizes = parse_sizes(metafunc.config.getoption("--mask-bench-sizes"))
         except UsageError as error:
@@ -74,8 +75,6 @@ def _gate(target: BenchTarget, device: str) -> tuple[bool, str]:
 def _timed_call(target: BenchTarget, device: str, B: int, L: int, workload: str,
                 convert: Any = None) -> tuple[Any, dict[str, Any]]:
     """The call to benchmark (device-synchronised) and the context of its number, after the checks."""
-    from maskoracle.adapters import UsageError
-
     if workload not in WORKLOADS:
         raise UsageError(f"--mask-bench-workload: unknown workload {workload!r}; choose from {', '.join(WORKLOADS)}")
     passed, message = _gate(target, device)
@@ -87,8 +86,6 @@ def _timed_call(target: BenchTarget, device: str, B: int, L: int, workload: str,
     timing = time_size(timed_target, B, L, workload=workload, device=device, min_time=0.05)
     if timing.status != "timed":
         pytest.fail(f"{timed_target.name} at B={B}, L={L}: {timing.message}", pytrace=False)
-    from maskoracle.adapters import get_adapter
-
     adapter = get_adapter(target.framework, device)
     pad, att = adapter.inputs(*workload_inputs(B, L, workload), "bool")
     synchronize = _synchronize(device)
@@ -129,10 +126,9 @@ def test_additive_conversion_speed(request: pytest.FixtureRequest, mask_impl: An
     _skip_unless_benchmarking(pytestconfig)
     if mask_options["framework"] != "torch":
         pytest.skip("to_additive_4d is a PyTorch conversion; --mask-framework is not torch")
-    import torch
+    import torch  # lazily: torch is an optional extra
 
-    from maskoracle.adapters import call_with_timeout
-    from maskoracle.implementations.torch import to_additive_4d
+    from maskoracle.implementations.torch import to_additive_4d  # imports torch
 
     B, L = speed_size
     target = BenchTarget(mask_impl.target, mask_impl.fn, "torch")

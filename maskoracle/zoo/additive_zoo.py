@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from . import ZooEntry
+from .entry import ZooEntry
 from .torch_zoo import MASKED_VALUE
-from .torch_zoo import _reference as _right_mask
+from .torch_zoo import reference as _right_mask
 
 # MASKED_VALUE rounded to bfloat16, as openpi's value lands in a bfloat16 model (SPEC §6).
 MASKED_VALUE_BF16 = -2.3793181e38

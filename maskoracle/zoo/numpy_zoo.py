@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ZooEntry
+from .entry import ZooEntry
 
 
 def _from_blocks(blocks: np.ndarray, pad_masks: np.ndarray) -> np.ndarray:

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import ZooEntry
+from .entry import ZooEntry
 
 MASKED_VALUE = -2.3819763e38
 
 
-def _reference(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+def reference(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     blocks = torch.cumsum(att.long(), dim=1)
     pad = pad.bool()
     return (blocks[:, None, :] <= blocks[:, :, None]) & pad[:, None, :] & pad[:, :, None]
@@ -73,13 +73,13 @@ def explanation_rowwise(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
 
 def flipped_additive(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     """Additive conversion flipped: 0 where masked, the large negative value where allowed."""
-    mask = _reference(pad, att)
+    mask = reference(pad, att)
     return torch.where(mask[:, None], torch.tensor(MASKED_VALUE), torch.tensor(0.0))
 
 
 def integer_result(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     """Returns int64 0/1: ambiguous (is 1 "allowed" or "masked"?), so refused."""
-    return _reference(pad, att).long()
+    return reference(pad, att).long()
 
 
 def int8_blocks(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
@@ -143,7 +143,7 @@ def queries_only_padding(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
 def padded_query_sees_itself(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     """The diagonal forced on to avoid fully masked rows: padded queries attend themselves (SPEC §2: nothing)."""
     L = pad.shape[1]
-    return _reference(pad, att) | torch.eye(L, dtype=torch.bool, device=pad.device)
+    return reference(pad, att) | torch.eye(L, dtype=torch.bool, device=pad.device)
 
 
 def left_padding_as_right(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
@@ -151,12 +151,12 @@ def left_padding_as_right(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     L = pad.shape[1]
     lengths = pad.long().sum(dim=1)
     rebuilt = torch.arange(L, device=pad.device)[None, :] < lengths[:, None]
-    return _reference(rebuilt, att)
+    return reference(rebuilt, att)
 
 
 def arguments_swapped(att_masks: torch.Tensor, pad_masks: torch.Tensor) -> torch.Tensor:
     """Parameters in the order ``(att_masks, pad_masks)``: padding is read from att and blocks from pad."""
-    return _reference(pad_masks, att_masks)
+    return reference(pad_masks, att_masks)
 
 
 def exclusive_cumsum(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
@@ -181,14 +181,14 @@ def causal_within_blocks(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     """Causal inside every block as well (``& tril``): blocks are meant to be bidirectional."""
     L = pad.shape[1]
     lower = torch.ones(L, L, dtype=torch.bool, device=pad.device).tril()
-    return _reference(pad, att) & lower
+    return reference(pad, att) & lower
 
 
 def all_zero_att_causal(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     """An all-zero att read as "no att given" and replaced by causal (SPEC §2: it means fully bidirectional)."""
     if not att.bool().any():
         att = torch.ones_like(att)
-    return _reference(pad, att)
+    return reference(pad, att)
 
 
 def query_blocks_skip_padding(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
@@ -252,7 +252,7 @@ def clears_first_att_bit_in_place(pad: torch.Tensor, att: torch.Tensor) -> torch
     """Clears ``att[:, 0]`` through ``att.bool()``, which is no copy for bool att: the caller's att changes."""
     att = att.bool()
     att[:, 0] = False  # legal for the mask (the first bit never matters), not for the caller's tensor
-    return _reference(pad, att)
+    return reference(pad, att)
 
 
 def cumsum_in_place(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
@@ -274,7 +274,7 @@ def bidirectional_fast_path_view(pad: torch.Tensor, att: torch.Tensor) -> torch.
     B, L = pad.shape
     if bool(pad.all()) and not bool(att[:, 1:].bool().any()):
         return pad[:, None, :].expand(B, L, L)
-    return _reference(pad, att)
+    return reference(pad, att)
 
 
 _FLAKY = random.Random(20_240_601)  # private: Hypothesis reseeds the global ``random`` for every example
@@ -282,7 +282,7 @@ _FLAKY = random.Random(20_240_601)  # private: Hypothesis reseeds the global ``r
 
 def flaky_cell(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     """Flips one random cell in about 1 call in 20 (a racy kernel): the same input may give another mask."""
-    mask = _reference(pad, att)
+    mask = reference(pad, att)
     if _FLAKY.random() < 1 / 20:
         B, L = pad.shape
         b, query, key = _FLAKY.randrange(B), _FLAKY.randrange(L), _FLAKY.randrange(L)
@@ -297,7 +297,7 @@ def cached_by_id(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     """Memoises masks by ``id(pad)`` and shape: a new tensor that reuses a freed one's id gets a stale mask."""
     key = (id(pad), tuple(pad.shape))
     if key not in _CACHE:
-        _CACHE[key] = _reference(pad, att)
+        _CACHE[key] = reference(pad, att)
     return _CACHE[key]
 
 
@@ -353,19 +353,19 @@ def correct_ignores_first_bit(pad: torch.Tensor, att: torch.Tensor) -> torch.Ten
     """Forces att[:, 0] to 0 before the cumsum: legal, since the first bit never matters."""
     att = att.long().clone()
     att[:, 0] = 0
-    return _reference(pad, att)
+    return reference(pad, att)
 
 
 def correct_additive_finfo_min(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     """A 4D additive float32 mask with ``finfo.min``, as Hugging Face transformers writes them."""
-    mask = _reference(pad, att)
+    mask = reference(pad, att)
     bias = torch.zeros(mask.shape, dtype=torch.float32).masked_fill(~mask, torch.finfo(torch.float32).min)
     return bias[:, None]
 
 
 def correct_bool_4d(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     """A ``[B, 1, L, L]`` bool mask."""
-    return _reference(pad, att).unsqueeze(1)
+    return reference(pad, att).unsqueeze(1)
 
 
 def correct_cummax_starts(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:

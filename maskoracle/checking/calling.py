@@ -1,0 +1,101 @@
+"""Calling the implementation under test: the one call path, with a time limit."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .results import Aborted, Failure
+
+
+class CallTimeout(BaseException):
+    """The implementation ran past its time limit.
+
+    A ``BaseException`` so that an implementation's own ``except Exception`` cannot swallow it, and so that
+    Hypothesis stops the run instead of shrinking through further hangs.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the call ran past the {seconds:g} s time limit")
+        self.seconds = seconds
+
+
+def call_with_timeout(fn: Callable[..., Any], args: tuple[Any, ...], timeout: float | None) -> Any:
+    """``fn(*args)``, interrupted after ``timeout`` seconds.
+
+    On the main thread of a Unix process this uses a one-shot ``SIGALRM`` timer: it costs two system calls
+    per call and interrupts Python code, including sleeps, but cannot stop a single long native call (a
+    kernel that never returns). Elsewhere, or when a timer is already set, it runs ``fn`` in a daemon thread
+    and stops waiting for it (the thread cannot be killed; it runs on in the background).
+    """
+    if not timeout or timeout <= 0:
+        return fn(*args)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    # An outer timer (pytest-timeout's, say) is left alone: the thread fallback then does the timing.
+    if on_main_thread and hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+        return _call_with_alarm(fn, args, timeout)
+    return _call_in_thread(fn, args, timeout)
+
+
+def _call_with_alarm(fn: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise CallTimeout(timeout)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as error:  # handed back to the caller's thread below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=target, daemon=True, name="maskoracle-call")
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise CallTimeout(timeout)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def short_error(error: BaseException) -> str:
+    """``Type: first line of the message``; never raises, even for an exception whose ``__str__`` does."""
+    try:
+        text = str(error).strip().splitlines()
+    except Exception:
+        text = []
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def call_implementation(fn: Callable[..., Any], arguments: tuple[Any, ...], timeout: float, where: str,
+                        counterexample: Any) -> Any:
+    """The one call path of every check: ``fn(*arguments)`` under the time limit.
+
+    A raised ``Exception`` becomes ``Failure`` (a wrong implementation: shrunk like any failure); a timeout or a
+    ``BaseException`` such as ``SystemExit`` becomes ``Aborted`` (the check stops at once, nothing is shrunk
+    through it); ``KeyboardInterrupt`` goes through (the person at the terminal: stop the run). ``where``
+    names the input's shape, ``counterexample`` is the input as a ``Counterexample``.
+    """
+    try:
+        return call_with_timeout(fn, arguments, timeout)
+    except CallTimeout as expired:
+        raise Aborted(f"timed out: {expired} on an input of shape {where}", counterexample) from None
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:
+        raise Failure(f"raised {short_error(error)} on input {where}", counterexample) from None
+    except BaseException as error:  # SystemExit, GeneratorExit, ...: a failure, and nothing to shrink
+        raise Aborted(f"raised {short_error(error)} on input {where}", counterexample) from None

@@ -1,0 +1,188 @@
+"""How one check runs: a fixed list of inputs or a Hypothesis property.
+
+The plans (``checking/plans/``) say *which* checks run; this module says *how* one runs: each failure carried
+as a ``Failure`` with its counterexample, shrunk within a time budget and cut down to the fewest batch rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import Flaky
+
+from ..database import resolve_database
+from ..profiles import DEFAULT_SHRINK_BUDGET_S, Profile
+from ..strategies import MaskExample
+from .calling import short_error
+from .results import Aborted, CheckResult, Counterexample, Failure
+
+
+class _ShrinkBudgetSpent(BaseException):
+    """Stops Hypothesis once shrinking has used its time budget."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How properties run: examples, seed, shrinking budget, example database and its key."""
+
+    max_examples: int
+    seed: int
+    shrink_budget_s: float
+    database: Any  # a Hypothesis ExampleDatabase, or None
+    key: str  # tells this target's and options' saved examples from every other's
+    # on_example(check name, examples passed so far, examples planned) during properties: long campaigns' progress.
+    on_example: Callable[[str, int, int], None] | None = None
+
+
+class CheckState:
+    """Bookkeeping for one named check: examples counted, time, result."""
+
+    def __init__(self, name: str, description: str = "") -> None:
+        self.name = name
+        self.description = description
+        self.examples = 0
+        self.started = time.perf_counter()
+
+    def result(self, status: str, message: str = "", counterexample: Counterexample | None = None) -> CheckResult:
+        return CheckResult(self.name, status, self.examples, message, time.perf_counter() - self.started,
+                           counterexample, self.description)
+
+
+def run_fixed(state: CheckState, body: Callable[[MaskExample], None], inputs: Iterable[MaskExample]) -> CheckResult:
+    """A check over a fixed list of inputs: the first failure, cut to its fewest rows, is the counterexample."""
+    for example in inputs:
+        try:
+            body(example)
+        except Aborted as aborted:
+            return state.result("failed", aborted.message, aborted.counterexample)
+        except Failure as failure:
+            smaller = fewer_batch_rows(body, failure)
+            return state.result("failed", smaller.message, smaller.counterexample)
+        state.examples += 1
+    if state.examples == 0:
+        return state.result("skipped", "no input of this check fits the chosen --layout/--padding")
+    return state.result("passed")
+
+
+def _size(counterexample: Counterexample) -> tuple[int, int, int]:
+    B, L = counterexample.shape
+    return (L, B, int(counterexample.pad.sum() + counterexample.att.sum()))
+
+
+def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample], None], run: RunSettings,
+                 max_examples: int | None = None) -> CheckResult:
+    """A Hypothesis property over ``strategy``; on failure, the shrunk counterexample.
+
+    Shrinking stops ``run.shrink_budget_s`` seconds after the first failure, keeping the smallest failure
+    seen. Failures are saved in ``run.database`` under a key of the target, the check and the options, and
+    replayed first by the next run with the same key.
+    """
+    budget = max_examples or run.max_examples
+    smallest: list[Failure] = []  # the smallest failure seen so far, in case shrinking runs out of time
+    first_failure_at: list[float] = []
+
+    def prop(example: MaskExample) -> None:
+        if first_failure_at and time.perf_counter() - first_failure_at[0] > run.shrink_budget_s:
+            raise _ShrinkBudgetSpent
+        try:
+            body(example)
+        except Failure as failure:
+            if not first_failure_at:
+                first_failure_at.append(time.perf_counter())
+            if not smallest or _size(failure.counterexample) < _size(smallest[0].counterexample):
+                smallest[:] = [failure]
+            raise
+        if not first_failure_at:
+            state.examples += 1
+            if run.on_example is not None:
+                run.on_example(state.name, state.examples, budget)
+
+    # Hypothesis keys saved examples by the test function; ours is the same function for every target and
+    # check, so the key gets what tells them apart (the hook Hypothesis's own stateful testing uses).
+    prop._hypothesis_internal_add_digest = f"{run.key}/{state.name}".encode()  # type: ignore[attr-defined]
+    if run.database is None:
+        prop = hypothesis_seed(run.seed)(prop)
+    else:
+        # @seed would also switch the database off; this is the attribute it sets, without that.
+        prop._hypothesis_internal_use_seed = run.seed  # type: ignore[attr-defined]
+    test = given(strategy)(settings(
+        max_examples=budget,
+        deadline=None,
+        database=run.database,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=False,
+    )(prop))
+    try:
+        test()
+    except Failure as failure:
+        failure = fewer_batch_rows(body, failure)
+        return state.result("failed", failure.message, failure.counterexample)
+    except _ShrinkBudgetSpent:
+        best = fewer_batch_rows(body, smallest[0])
+        return state.result("failed", best.message + f" (shrinking stopped after {run.shrink_budget_s:g} s)",
+                            best.counterexample)
+    except Aborted as aborted:
+        return state.result("failed", aborted.message, aborted.counterexample)
+    except Flaky:
+        found = smallest[0] if smallest else None
+        return state.result(
+            "failed",
+            "results are not reproducible: an input that failed once passed when repeated (nondeterministic "
+            "implementation?)" + (f"; first failure: {found.message}" if found else ""),
+            found.counterexample if found else None,
+        )
+    except Exception as error:  # Hypothesis itself gave up: unsatisfiable strategies, ...
+        return state.result("failed", f"the property could not be run: {short_error(error)}")
+    return state.result("passed")
+
+
+def fewer_batch_rows(body: Callable[[MaskExample], None], failure: Failure, limit: int = 64) -> Failure:
+    """Cut a failing batch down to one row, or two when the bug needs another row beside it.
+
+    Hypothesis shrinks B only by dropping trailing rows, and exhaustive batches hold thousands of rows. Rows
+    that differ from the oracle are tried first, alone and then beside row 0 or their predecessor.
+    """
+    pad, att = failure.counterexample.pad, failure.counterexample.att
+    B = pad.shape[0]
+    if B == 1:
+        return failure
+    differ = failure.counterexample.differing_mask()
+    failing = [int(b) for b in np.flatnonzero(differ.any(axis=(1, 2)))] if differ is not None else list(range(B))
+    candidates = [[row] for row in failing]
+    candidates += [[first, row] for row in failing for first in (0, row - 1) if first < row]
+    candidates += [list(pair) for pair in itertools.combinations(range(min(B, 4)), 2)]
+    # Counterexamples of other kinds (a KV-cache split, say) know how to cut themselves to some rows.
+    cut = getattr(failure.counterexample, "example_for_rows", None)
+    for rows in candidates[:limit]:
+        try:
+            body(cut(rows) if cut is not None else MaskExample(pad[rows], att[rows]))
+        except Failure as smaller:
+            return smaller
+        except (Aborted, _ShrinkBudgetSpent):
+            break
+    return failure
+
+
+def run_settings(*, profile: Profile | None, seed: int | None, max_examples: int | None, db: str | None,
+                 key: str, on_example: Callable[[str, int, int], None] | None = None) -> RunSettings:
+    """How a run's properties search, from its options: the profile's (or Hypothesis's) example budget and
+    shrinking budget, the seed (drawn, or the ci profile's 0), the example database (``maskoracle.database``:
+    none for an explicit seed unless one is named) and its key."""
+    database = resolve_database(db, seed is not None)
+    if seed is None:
+        seed = 0 if profile and profile.derandomize else random.SystemRandom().randrange(2**32)
+    if max_examples is None:
+        max_examples = profile.max_examples if profile else settings().max_examples
+    return RunSettings(max_examples=max_examples, seed=seed,
+                       shrink_budget_s=profile.shrink_budget_s if profile else DEFAULT_SHRINK_BUDGET_S,
+                       database=database, key=key, on_example=on_example)

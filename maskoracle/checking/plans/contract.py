@@ -1,0 +1,221 @@
+"""The behaviour checks: what a mask function must do around a call that works (INTERFACE's contract).
+
+Each judges behaviour, not cells: a call that raises or returns a non-mask is skipped here, since the
+equivalence checks report it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...errors import UsageError
+from ...strategies import ATT_DTYPES, MaskExample
+from ...strategies.families import bit_rows, fits
+from ..engine import CheckState, run_fixed, run_property
+from ..results import Aborted, CheckResult, Counterexample, Failure
+from ..runner import Runner, first_difference, mark
+from ..units import Check, Context
+
+
+def _plain(value: Any) -> str:
+    """A cell value as a person reads it: 1/0 for bools, the number otherwise (no numpy repr)."""
+    item = value.item() if hasattr(value, "item") else value
+    return str(int(item)) if isinstance(item, bool) else str(item)
+
+
+def _fail_if_changed(runner: Runner, pad: np.ndarray, att: np.ndarray, first: np.ndarray, second: np.ndarray,
+                     what: str, note: str) -> None:
+    """``Failure`` naming the first compared cell where two masks of the same input differ."""
+    differ = np.not_equal(first, second) & runner.compared_rows(pad)[:, :, None]
+    if differ.any():
+        b, query, key = first_difference(differ)
+        raise Failure(f"{what}: cell (b={b}, query={query}, key={key}) was {mark(first[b, query, key])}, then "
+                      f"{mark(second[b, query, key])}",
+                      Counterexample(pad.copy(), att.copy(), first, second, runner.compared_rows(pad), note=note))
+
+
+def _property(body_for: Any) -> Any:
+    """``run(context, state)`` of a property over the plan's small inputs, with the body ``body_for(runner)``."""
+
+    def run(context: Context, state: CheckState) -> CheckResult:
+        return run_property(state, context.inputs.small(), body_for(context.mask_runner), context.run, context.few)
+
+    return run
+
+
+def _inputs_unchanged(runner: Runner) -> Any:
+    def body(example: MaskExample) -> None:
+        pad, att = example.pad_masks, example.att_masks
+        call = runner.call_or_none(pad, att)
+        if call is None:
+            return
+        for name, given, before in (("pad_masks", call.pad, pad), ("att_masks", call.att, att)):
+            after = runner.adapter.to_numpy(given)
+            if after.shape != before.shape:
+                raise Failure(f"changed the shape of its {name} input in place, from {list(before.shape)} to "
+                              f"{list(after.shape)}", Counterexample(pad.copy(), att.copy(),
+                                                                     note=f"{name} reshaped in place"))
+            changed = np.argwhere(after != before.astype(after.dtype))
+            if changed.size:
+                b, i = (int(x) for x in changed[0])
+                raise Failure(f"modified its {name} input in place: {name}[{b}, {i}] was "
+                              f"{_plain(before[b, i])}, is {_plain(after[b, i])} after the call "
+                              f"({len(changed)} entr{'ies' if len(changed) > 1 else 'y'} changed)",
+                              Counterexample(pad.copy(), att.copy(), note=f"{name} changed in place"))
+
+    return body
+
+
+def _deterministic(runner: Runner) -> Any:
+    def body(example: MaskExample) -> None:
+        pad, att = example.pad_masks, example.att_masks
+        try:
+            first, second = runner.compute(pad, att), runner.compute(pad, att)
+        except Failure:
+            return  # raising or a bad result: the equivalence checks report that
+        _fail_if_changed(runner, pad, att, first, second, "two calls on the same input disagree",
+                         "expected = first call, actual = second call")
+
+    return body
+
+
+def _results_stay_valid(runner: Runner) -> Any:
+    def body(example: MaskExample) -> None:
+        pad, att = example.pad_masks, example.att_masks
+        try:
+            first_call = runner.call(pad, att)
+            first = runner.decode(first_call, pad, att).copy()  # decoding a bool tensor may give a view
+            # A second input of the same shape whose mask differs from the first one's.
+            runner.call(np.ones_like(pad), ~att)
+            later = runner.decode(first_call, pad, att)
+        except Failure:
+            return  # raising or a bad result: the equivalence checks report that
+        _fail_if_changed(runner, pad, att, first, later,
+                         "the result of a call changed when the implementation was called again (a reused "
+                         "output buffer or cache?)",
+                         "expected = the result when returned, actual = after a second call")
+
+    return body
+
+
+def _no_input_aliasing(runner: Runner) -> Any:
+    def body(example: MaskExample) -> None:
+        pad, att = example.pad_masks, example.att_masks
+        call = runner.call_or_none(pad, att)
+        if call is None:
+            return
+        for name, given in (("pad_masks", call.pad), ("att_masks", call.att)):
+            if runner.adapter.shares_memory(call.result, given):
+                raise Failure(f"the result shares memory with the {name} input (a view of it): changing "
+                              f"{name} later would change the mask", Counterexample(pad.copy(), att.copy()))
+
+    return body
+
+
+def _result_device(context: Context, state: CheckState) -> CheckResult:
+    runner = context.runner
+    expected_device = runner.adapter.device_name()
+    if expected_device is None:
+        return state.result("skipped", f"{context.options['framework']} arrays have no device")
+
+    def body(example: Any) -> None:
+        try:
+            result = runner.call_example(example)
+        except Failure:
+            return
+        device = runner.adapter.device_of(result)
+        if device is not None and device != expected_device:
+            raise Failure(f"the result is on {device}, the inputs on {expected_device}", runner.failure_for(example))
+
+    return run_fixed(state, body, context.inputs.device_examples())
+
+
+INPUTS_UNCHANGED = Check("inputs_unchanged", "the implementation leaves its pad_masks and att_masks inputs as they "
+                         "were", _property(_inputs_unchanged))
+DETERMINISTIC = Check("deterministic", "two calls on the same input give the same mask", _property(_deterministic))
+RESULTS_STAY_VALID = Check("results_stay_valid", "a result does not change when the implementation is called "
+                           "again (no reused buffer)", _property(_results_stay_valid))
+NO_INPUT_ALIASING = Check("no_input_aliasing", "the result does not share memory with an input (a view of pad or "
+                          "att)", _property(_no_input_aliasing))
+RESULT_DEVICE = Check("result_device", "the result lives on the inputs' device", _result_device)
+
+
+# --- att dtypes ----------------------------------------------------------------------------------------------
+
+# One row per layout, in the model's own att pattern (SPEC §8), for the att_dtypes check.
+ATT_DTYPE_LAYOUT_ROWS = {"causal": "111111", "bidirectional": "000000", "prefix_lm": "000111", "blocks": "010110",
+                         "pi0": "0000110", "pi05": "000100", "pi05_subtask": "00011100", "smolvla": "0001111",
+                         "fast": "000111"}
+
+
+def _att_dtype_inputs(family: str, padding: str) -> list[MaskExample]:
+    inputs = [MaskExample(bit_rows("111110"), bit_rows("000111")),
+              MaskExample(bit_rows("11100,01111,11111"), bit_rows("01011,10010,00100"))]
+    inputs = [example for example in inputs if fits(example, family, padding)]
+    if not inputs:  # a model layout, or a generic one the two inputs above leave: one row in its own pattern
+        row = ATT_DTYPE_LAYOUT_ROWS.get(family, "000111")
+        inputs = [MaskExample(np.ones((1, len(row)), dtype=bool), bit_rows(row))]
+    return inputs
+
+
+def _one_dtype(runner: Runner, dtype: str, inputs: list[MaskExample], state: CheckState) -> str | None:
+    """``None`` if ``dtype`` is accepted and right; the reason if it is rejected; ``Failure``/``Aborted`` if it
+    is accepted but wrong (or the implementation stops)."""
+    for example in inputs:
+        pad, att = example.pad_masks, example.att_masks
+        try:
+            call = runner.call(pad, att)
+        except Failure as failure:
+            return failure.message.removeprefix("raised ").split(" on input [B, L]")[0]
+        try:
+            actual = runner.decode(call, pad, att)
+            expected = runner.expected(pad, att)
+            differ = np.not_equal(expected, actual) & runner.compared_rows(pad)[:, :, None]
+            if differ.any():
+                b, query, key = first_difference(differ)
+                raise Failure(f"cell (b={b}, query={query}, key={key}): expected {mark(expected[b, query, key])}"
+                              f", got {mark(actual[b, query, key])}",
+                              Counterexample(pad.copy(), att.copy(), expected, actual, runner.compared_rows(pad)))
+        except Failure as failure:
+            failure.counterexample.note = f"att given as {dtype}"
+            raise Failure(f"accepts att {dtype} but gets it wrong: {failure.message}", failure.counterexample) \
+                from None
+        state.examples += 1
+    return None
+
+
+def _att_dtypes(context: Context, state: CheckState) -> CheckResult:
+    """The implementation on the same small inputs with att in every dtype of ``ATT_DTYPES``.
+
+    A dtype it raises on is *rejected*: named in the message, not a failure (an implementation may accept one
+    att dtype only; the one asked for with ``--att-dtype`` is checked by every other check). A dtype it accepts
+    but answers wrongly for (or with something that is not a mask) fails the check: that is a silent bug.
+    Long, size-dependent dtype bugs (bfloat16 cumsums past 256 blocks) are the business of a run with that
+    ``--att-dtype``; these inputs are small, so every dtype holds their block ids exactly.
+    """
+    inputs = _att_dtype_inputs(context.spec.family, context.options["padding"])
+    accepted: list[str] = []
+    notes: list[str] = []
+    for dtype in ATT_DTYPES:
+        try:
+            rejected = _one_dtype(context.mask_runner.with_att_dtype(dtype), dtype, inputs, state)
+        except UsageError as error:  # the framework cannot build this dtype here (JAX without x64, ...)
+            notes.append(f"att {dtype} not tried: {error}")
+            continue
+        except Aborted as aborted:
+            return state.result("failed", f"att {dtype}: {aborted.message}", aborted.counterexample)
+        except Failure as failure:
+            return state.result("failed", failure.message, failure.counterexample)
+        if rejected is None:
+            accepted.append(dtype)
+        else:
+            notes.append(f"rejects att {dtype}: {rejected}")
+    message = f"accepts att {', '.join(accepted) or 'none'}"
+    return state.result("passed", "; ".join([message, *notes]))
+
+
+ATT_DTYPES_CHECK = Check("att_dtypes", "att given as each of bool, int32, int64, float32, bfloat16, float16: a "
+                         "dtype the implementation rejects is named (a note); a wrong mask for a dtype it accepts "
+                         "is a failure", _att_dtypes)

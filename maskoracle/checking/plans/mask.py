@@ -1,0 +1,206 @@
+"""The equivalence checks of a mask (SPEC §2-§4) and the named invariants, and the inputs they run on.
+
+``output_format``, ``spec_examples``, ``equivalence`` and ``size_boundaries`` read their inputs from the plan's
+``Inputs`` and are shared with the grouped-layout and KV-cache plans; ``exhaustive_small`` and the invariants
+are the mask plan's own.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ...oracle import SPEC_CASES, Invariant
+from ...strategies import (
+    SMALL_MAX_LENGTH,
+    MaskExample,
+    boundary_examples,
+    mask_examples,
+    realistic_examples,
+)
+from ...strategies.families import GENERIC_LAYOUTS, bit_rows, every_input, fits
+from ..engine import CheckState, run_fixed, run_property
+from ..results import Aborted, CheckResult, Failure
+from ..runner import Runner
+from ..units import Check, Context
+
+EXHAUSTIVE_MAX_LENGTH = 8
+# The exhaustive check grows L while one call stays under this many seconds and all of them under the total.
+# Generous on purpose: a fast implementation (~0.1 s at L = 8) then always reaches L = 8, even on a loaded
+# machine, so that a seeded run repeats exactly; only slow (loop-based) implementations stop earlier.
+EXHAUSTIVE_CALL_BUDGET_S = 1.0
+EXHAUSTIVE_BUDGET_S = 3.0
+
+
+class MaskInputs:
+    """``(pad, att)`` batches of the att family and padding family the options name (``strategies``)."""
+
+    note = ""
+
+    def __init__(self, family: str, padding: str) -> None:
+        self.family, self.padding = family, padding
+
+    def first(self) -> MaskExample:
+        # One batch entry: a result that cannot be read here makes every other check meaningless. Batches of
+        # several rows are the other checks' business, so that "raises for B > 1" is reported by name there.
+        return MaskExample(bit_rows("110"), bit_rows("011"))  # a padded query, two blocks: read at a glance
+
+    def fixed(self) -> list[MaskExample]:
+        cases = [MaskExample(bit_rows(case.pad), bit_rows(case.att)) for case in SPEC_CASES]
+        return [case for case in cases if fits(case, self.family, self.padding)]
+
+    def examples(self) -> Any:
+        return mask_examples(layout=self.family, padding=self.padding)
+
+    def small(self) -> Any:
+        return mask_examples(layout=self.family, padding=self.padding, sizes="small")
+
+    def long(self) -> list[MaskExample]:
+        inputs = [*boundary_examples(self.family, self.padding), *realistic_examples(self.family, self.padding)]
+        return sorted(inputs, key=lambda example: example.shape[1])
+
+    def device_examples(self) -> list[MaskExample]:
+        return [MaskExample(bit_rows("111110"), bit_rows("000111")),
+                MaskExample(np.ones((2, 3), dtype=bool), np.ones((2, 3), dtype=bool))]
+
+
+# --- checks shared by every plan -----------------------------------------------------------------------------
+
+def _output_format(context: Context, state: CheckState) -> CheckResult:
+    example = context.inputs.first()
+    try:
+        context.runner.compute_example(example)
+    except (Failure, Aborted) as failure:
+        message = failure.message
+        att_dtype = context.options["att_dtype"]
+        if isinstance(context.runner, Runner) and att_dtype != "bool" and context.spec.grouped is None \
+                and message.startswith("raised ") \
+                and "timed out" not in message:
+            message = f"rejects att {att_dtype} (--att-dtype {att_dtype}): {message}"
+        return state.result("failed", message, context.runner.failure_for(example, context.inputs.note))
+    state.examples += 1
+    return state.result("passed")
+
+
+def _compare(context: Context) -> Any:
+    return context.runner.compare_example
+
+
+def _spec_examples(context: Context, state: CheckState) -> CheckResult:
+    return run_fixed(state, _compare(context), context.inputs.fixed())
+
+
+def _equivalence(context: Context, state: CheckState) -> CheckResult:
+    result = run_property(state, context.inputs.examples(), _compare(context), context.run)
+    found = result.counterexample
+    small = context.inputs.small()
+    if small is not None and result.status == "failed" and found is not None and found.shape[1] > SMALL_MAX_LENGTH:
+        # Hypothesis cannot always shrink a long failure into the small regime; look there once more, and
+        # keep the long counterexample only if the bug really needs length (size-dependent bugs do).
+        again = run_property(CheckState(state.name, state.description), small, _compare(context), context.run)
+        if again.status == "failed" and again.counterexample is not None:
+            again.examples += result.examples
+            again.seconds += result.seconds
+            return again
+    return result
+
+
+def _size_boundaries(context: Context, state: CheckState) -> CheckResult:
+    return run_fixed(state, _compare(context), context.inputs.long())
+
+
+OUTPUT_FORMAT = Check("output_format", "the result is a bool or additive float mask of shape [B, L, L] or "
+                      "[B, 1, L, L]", _output_format)
+SPEC_EXAMPLES = Check("spec_examples", "every worked example of SPEC §2-§3, cell for cell", _spec_examples)
+EQUIVALENCE = Check("equivalence", "random batches (Hypothesis, shrunk on failure), cell for cell", _equivalence)
+SIZE_BOUNDARIES = Check(
+    "size_boundaries", "block counts 127-129, 255-258, 2047-2049 (where int8/bf16/fp16 block ids break) and "
+    "real models' sizes (an 816-token bidirectional prefix, a 1,100-token one)", _size_boundaries)
+
+
+# --- the mask plan's own checks ------------------------------------------------------------------------------
+
+def _exhaustive(context: Context, state: CheckState) -> CheckResult:
+    """Every (pad, att) pair of each length, one batched call per length, longer while time allows."""
+    runner, family, padding = context.mask_runner, context.spec.family, context.options["padding"]
+    spent = 0.0
+    lengths = 0
+    for L in range(1, EXHAUSTIVE_MAX_LENGTH + 1):
+        example = every_input(L, family, padding)
+        if runner.adapter.compiles_per_shape:
+            # JAX traces and compiles for every new input shape: a first, untimed call pays for that, so the
+            # budget measures the implementation, not the compiler (a raising call is reported below).
+            try:
+                runner.call(example.pad_masks, example.att_masks)
+            except (Failure, Aborted):
+                pass
+        started = time.perf_counter()
+        result = run_fixed(CheckState(state.name), runner.compare_example, [example])
+        if result.status == "failed":
+            result.examples, result.description = state.examples, state.description
+            result.seconds = time.perf_counter() - state.started
+            return result
+        state.examples += example.shape[0]
+        lengths = L
+        elapsed = time.perf_counter() - started
+        spent += elapsed
+        if elapsed > EXHAUSTIVE_CALL_BUDGET_S or spent > EXHAUSTIVE_BUDGET_S:
+            break
+    return state.result("passed", f"all {state.examples} inputs of lengths 1-{lengths}")
+
+
+def _skip_model_layouts(context: Context) -> str | None:
+    family = context.spec.family
+    if family not in GENERIC_LAYOUTS:
+        return f"model layout {family!r}: its inputs come from the equivalence check"
+    return None
+
+
+EXHAUSTIVE_SMALL = Check("exhaustive_small", "every (pad, att) pair of small lengths, cell for cell", _exhaustive,
+                         _skip_model_layouts)
+
+
+# Metamorphic invariants feed the implementation inputs derived from the drawn one; they apply only where those
+# inputs stay inside the chosen --layout (a causal-only implementation is never given att all 0).
+INVARIANT_LAYOUTS: dict[str, tuple[frozenset[str], str]] = {
+    "all_zero_att_bidirectional": (frozenset({"any", "blocks", "bidirectional", "prefix_lm"}), "att all 0"),
+    "all_one_att_causal": (frozenset({"any", "blocks", "causal", "prefix_lm"}), "att all 1"),
+    "first_att_bit_irrelevant": (frozenset({"any", "blocks"}), "att with its first bit flipped"),
+    "appending_preserves_prefix": (GENERIC_LAYOUTS, "truncated sequences"),
+}
+
+
+def invariant_check(invariant: Invariant) -> Check:
+    """An invariant of SPEC §2 as a check: a property over the plan's small inputs."""
+
+    def body_for(context: Context) -> Any:
+        runner, pad_queries = context.mask_runner, context.options["pad_queries"]
+
+        def body(example: MaskExample) -> None:
+            pad, att = example.pad_masks, example.att_masks
+            if invariant.metamorphic:
+                violation = invariant.violation(runner.compute, pad, att, pad_queries)
+            else:  # one mask; a group rule's att holds segment ids, which no single-mask invariant reads
+                att_read = np.zeros_like(pad) if context.spec.group_rule else att
+                violation = invariant.mask_violation(runner.compute(pad, att), pad, att_read, pad_queries)
+            if violation is not None:
+                raise Failure(f"{invariant.summary}: {violation.message}",
+                              runner.counterexample_for(pad, att, note=violation.message))
+
+        return body
+
+    def run(context: Context, state: CheckState) -> CheckResult:
+        return run_property(state, context.inputs.small(), body_for(context), context.run, context.few)
+
+    def skip(context: Context) -> str | None:
+        if invariant.needs_masked_pad_queries and context.options["pad_queries"] != "masked":
+            return "not checked with --pad-queries free"
+        layouts, derived = INVARIANT_LAYOUTS.get(invariant.name, (None, ""))
+        family = context.spec.family
+        if context.spec.grouped is None and layouts is not None and family not in layouts:
+            return f"not checked with --layout {family}: it feeds {derived}"
+        return None
+
+    return Check(invariant.name, invariant.summary, run, skip)

@@ -1,0 +1,192 @@
+"""``check()``: validate the options, resolve the spec, pick the plan, and run its checks in one loop.
+
+Data flows one way (STYLE.md): strategies -> adapter -> the implementation -> decode -> compare with the
+oracle and the invariants -> ``CheckReport``. The plans (``checking/plans/``) say which checks run on which
+inputs; ``engine.py`` says how one runs; presentation lives in ``maskoracle.reports``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..adapters import get_adapter
+from ..adapters.flex import require_flex, wrap_kind
+from ..errors import UsageError
+from ..kinds import FLEX_KINDS, MASK_LIKE_KINDS, SPLIT_KINDS
+from ..options import CHECK_OPTIONS, check_options, report_options
+from ..profiles import resolve_profile
+from ..strategies._layouts import LAYOUT_PADDINGS
+from ..targets import describe_target
+from .engine import run_settings
+from .plans import plan_for
+from .plans.kv_cache import DecodingInputs, KvCacheInputs
+from .plans.layout import LayoutInputs
+from .plans.mask import MaskInputs
+from .results import CheckReport, CheckResult
+from .runner import MaskFn, Runner, SplitRunner
+from .specs import GROUP_ATT_DTYPES, ResolvedSpec, resolve_spec
+from .units import Check, Context, Inputs
+
+
+def check(
+    fn: MaskFn,
+    *,
+    target: str | None = None,
+    checks: Iterable[str] | None = None,
+    progress: Callable[[str, CheckResult | None], None] | None = None,
+    examples_progress: Callable[[str, int, int], None] | None = None,
+    **options: Any,
+) -> CheckReport:
+    """Check ``fn(pad_masks, att_masks) -> mask`` against the oracle; return a ``CheckReport``.
+
+    >>> from maskoracle.implementations.numpy import block_causal
+    >>> check(block_causal, framework="numpy", max_examples=20, seed=0).passed
+    True
+
+    ``options`` are those of ``maskoracle check`` (``maskoracle.options.CHECK_OPTIONS``, INTERFACE.md):
+    ``spec``, ``framework``, ``device``, ``layout``, ``padding``, ``pad_queries``, ``att_dtype``,
+    ``max_examples``, ``timeout``, ``seed``, ``profile`` (``dev``, ``ci``, ``nightly``), ``db`` (the example
+    database: a directory, a Redis URL, several comma-separated, or ``"none"``), ``kind``, ``model_dtypes``
+    and ``nan_free``. ``checks`` restricts the run to named checks (``check_names(spec)``);
+    ``progress(name, result)`` is called before (result ``None``) and after each; ``examples_progress(name,
+    passed, planned)`` after each passing example of a random search. Raises ``UsageError`` for a bad option
+    value; a misbehaving ``fn`` never raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run,
+    as Ctrl-C would).
+
+    ``spec`` or ``layout`` may be a grouped ``Layout`` (or the name of a built-in one, or ``path/file.py:NAME``):
+    see ``checking/plans/layout.py``. ``kind`` is the calling convention of ``fn`` (``maskoracle.kinds``):
+    ``mask`` (the default), ``kv_cache``, ``incremental`` (SPEC §5), or a FlexAttention ``mask_mod`` or
+    ``block_mask`` factory, materialised and checked like a mask. ``model_dtypes`` (``"float32,bfloat16"`` or
+    a list) are the dtypes the model runs in: an additive masked value must survive each, and
+    ``attention_outputs`` runs in each; ``nan_free`` fails NaN in padded query rows of attention outputs.
+    """
+    values = check_options(options)
+    spec = resolve_spec(values["spec"], values["layout"])
+    values["att_dtype"] = spec.native_att_dtype(values["att_dtype"])
+    _check_combination(spec, values)
+    plan = plan_for(spec, values["kind"])
+    names = [unit.name for unit in plan]
+    wanted = set(checks) if checks is not None else None
+    unknown = (wanted or set()) - set(names)
+    if unknown:
+        raise UsageError(f"unknown check {sorted(unknown)[0]!r}; choose from {', '.join(names)}")
+    profile = resolve_profile(values["profile"])
+    adapter = get_adapter(values["framework"], values["device"])
+    # An att dtype the framework cannot build is a usage error, found before any check runs.
+    adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), values["att_dtype"])
+
+    target = target or describe_target(fn)
+    run = run_settings(profile=profile, seed=values["seed"], max_examples=values["max_examples"], db=values["db"],
+                       key=database_key(target, spec, values), on_example=examples_progress)
+    values.update(seed=run.seed, max_examples=run.max_examples, profile=profile.name if profile else None)
+    context = Context(_runner(fn, spec, values, adapter), values, spec, run, fn, _inputs(spec, values))
+    report = CheckReport(target=target, spec=spec.name, options=_report_options(spec, values))
+    started = time.perf_counter()
+    stopped: str | None = None
+    for unit in plan:
+        if wanted is not None and unit.name not in wanted:
+            continue
+        if progress:
+            progress(unit.name, None)
+        result = _skipped(unit, f"not run: {stopped}") if stopped else _run_one(unit, context)
+        stopped = stopped or _stop_reason(unit.name, result)
+        report.checks.append(result)
+        if progress:
+            progress(unit.name, result)
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def check_names(spec: Any = "block_causal", kind: str = "mask", layout: Any = "any") -> list[str]:
+    """The names of the checks ``check()`` runs for ``spec``, ``kind`` (and a grouped ``layout``), in order."""
+    return [unit.name for unit in plan_for(resolve_spec(spec, layout), kind)]
+
+
+# --- the edge: options that must agree with each other ---------------------------------------------------------
+
+def _check_combination(spec: ResolvedSpec, values: dict[str, Any]) -> None:
+    kind = values["kind"]
+    for option in CHECK_OPTIONS:
+        if kind not in option.kinds and values[option.name] != option.default:
+            raise UsageError(f"{option.flag()} applies to --kind {', '.join(option.kinds)}, not --kind {kind}")
+    if kind in FLEX_KINDS:
+        require_flex(kind, values["framework"])
+    if spec.grouped is not None:
+        if kind != "mask":
+            raise UsageError(f"--kind {kind}: a grouped layout is checked as fn(pad, att) -> mask; drop --kind")
+        if values["padding"] not in LAYOUT_PADDINGS:
+            raise UsageError(f"--padding {values['padding']}: a grouped layout draws each segment's own padding; "
+                             "use any or none")
+        if spec.group_rule and values["att_dtype"] not in GROUP_ATT_DTYPES:
+            raise UsageError(f"--att-dtype {values['att_dtype']}: a group-rule spec feeds segment ids; use int64 or "
+                             "int32")
+    elif kind not in MASK_LIKE_KINDS and spec.rule != "block_causal":
+        raise UsageError(f"--kind {kind} is checked against SPEC §5, which builds on block_causal; drop --spec "
+                         f"{spec.rule}")
+
+
+def database_key(target: str, spec: ResolvedSpec, values: dict[str, Any]) -> str:
+    """What tells this target's and options' saved examples from every other's in the example database."""
+    common = f"{values['framework']}/{values['padding']}/{values['pad_queries']}/{values['att_dtype']}"
+    if spec.grouped is not None:
+        rule = f"group rule of layout {spec.grouped.name!r}" if spec.group_rule else spec.rule
+        return f"maskoracle/{target}/layout/{spec.grouped.name}/{rule}/{common}"
+    key = f"maskoracle/{target}/{spec.rule}/{values['framework']}/{spec.family}/{values['padding']}/" \
+          f"{values['pad_queries']}/{values['att_dtype']}"
+    return key if values["kind"] == "mask" else f"{key}/{values['kind']}"
+
+
+def _report_options(spec: ResolvedSpec, values: dict[str, Any]) -> dict[str, Any]:
+    options = report_options({**values, "layout": spec.layout_name})
+    if spec.grouped is not None:
+        options.update(group_rule=spec.group_rule, segments=[segment.name for segment in spec.grouped.segments])
+    return options
+
+
+def _runner(fn: MaskFn, spec: ResolvedSpec, values: dict[str, Any], adapter: Any) -> Runner | SplitRunner:
+    kind = values["kind"]
+    if kind in SPLIT_KINDS:
+        return SplitRunner(kind, fn, adapter, values["att_dtype"], values["timeout"], values["pad_queries"])
+    return Runner(wrap_kind(fn, kind), adapter, spec.rule, values["pad_queries"], values["att_dtype"],
+                  values["timeout"])
+
+
+def _inputs(spec: ResolvedSpec, values: dict[str, Any]) -> Inputs:
+    if spec.grouped is not None:
+        return LayoutInputs(spec.grouped, values["padding"], spec.group_rule)
+    if values["kind"] == "kv_cache":
+        return KvCacheInputs(spec.family, values["padding"])
+    if values["kind"] == "incremental":
+        return DecodingInputs(spec.family, values["padding"])
+    return MaskInputs(spec.family, values["padding"])
+
+
+# --- the loop's stop rules -----------------------------------------------------------------------------------
+
+def _skipped(unit: Check, reason: str) -> CheckResult:
+    return CheckResult(unit.name, "skipped", message=reason, description=unit.description)
+
+
+def _run_one(unit: Check, context: Context) -> CheckResult:
+    result = unit(context)
+    note = context.inputs.note
+    if note and result.counterexample is not None and not result.counterexample.note:
+        result.counterexample.note = note
+    return result
+
+
+def _stop_reason(name: str, result: CheckResult) -> str | None:
+    """Why no later check can run after this result: a timeout, SystemExit, or an unreadable result."""
+    if result.status != "failed":
+        return None
+    if result.message.startswith("timed out"):
+        return f"the implementation timed out in {name}"
+    if result.message.startswith("raised SystemExit"):
+        return f"the implementation raised SystemExit in {name}"
+    if name == "output_format":
+        return "output_format failed, so no other result can be read"
+    return None

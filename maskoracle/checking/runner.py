@@ -1,0 +1,284 @@
+"""Runners: build an input in the user's framework, call the implementation (``calling.py``), decode what it
+returned (``decode.py``) and compare it with the oracle.
+
+``Runner`` serves ``fn(pad_masks, att_masks) -> [B, L, L]`` (the mask kinds and grouped layouts);
+``SplitRunner`` serves the two split kinds of SPEC §5 (``kv_cache``, ``incremental``). Both answer the same
+example-level calls (``compute_example``, ``compare_example``, ``call_example``, ``failure_for``), so that a
+check written once runs on every kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..adapters.base import Adapter
+from ..oracle import fast_reference_mask, reference_mask
+from ..oracle.kv_cache import incremental_row, kv_cache_mask
+from ..strategies.kv_cache import SplitExample
+from .calling import call_implementation
+from .decode import BadResult, decode_mask
+from .results import Aborted, Counterexample, Failure, SplitCounterexample
+
+MaskFn = Callable[[Any, Any], Any]
+
+# The loop oracle is used up to this many cells per call; beyond it the vectorised formulation, which the
+# project's tests prove equal to it (exhaustively up to L = 6, randomly beyond).
+LOOP_ORACLE_MAX_CELLS = 2_000
+
+
+def mark(value: Any) -> str:
+    return "✓" if bool(value) else "✗"
+
+
+def first_difference(differ: np.ndarray) -> tuple[int, int, int]:
+    """``(b, query, key)`` of the first True cell of a bool ``[B, Q, K]``."""
+    b, query, key = (int(x) for x in np.argwhere(differ)[0])
+    return b, query, key
+
+
+def oracle_mask(pad: np.ndarray, att: np.ndarray, spec: Any = "block_causal",
+                pad_queries: str = "masked") -> np.ndarray:
+    """The oracle's mask: the loops for small inputs, the vectorised formulation proven equal to them beyond."""
+    if pad.size * pad.shape[-1] <= LOOP_ORACLE_MAX_CELLS:
+        return reference_mask(pad, att, spec=spec, pad_queries=pad_queries)
+    return fast_reference_mask(pad, att, spec=spec, pad_queries=pad_queries)
+
+
+@dataclass
+class Call:
+    """One call of the implementation: the inputs as built in its framework, and what it returned."""
+
+    pad: Any
+    att: Any
+    result: Any
+
+
+class Runner:
+    """Calls ``fn(pad_masks, att_masks)`` through the adapter and compares with the oracle of ``spec``."""
+
+    def __init__(self, fn: MaskFn, adapter: Adapter, spec: Any, pad_queries: str, att_dtype: str,
+                 timeout: float) -> None:
+        self.fn = fn
+        self.adapter = adapter
+        self.spec = spec  # a spec name, or a grouped Layout (its group rule)
+        self.pad_queries = pad_queries
+        self.att_dtype = att_dtype
+        self.timeout = timeout
+        self.calls = 0
+
+    def with_att_dtype(self, att_dtype: str) -> Runner:
+        return Runner(self.fn, self.adapter, self.spec, self.pad_queries, att_dtype, self.timeout)
+
+    def call(self, pad: np.ndarray, att: np.ndarray) -> Call:
+        """Build the inputs, call the implementation under the time limit; ``Failure`` if it raised."""
+        B, L = pad.shape
+        pad_in, att_in = self.adapter.inputs(pad, att, self.att_dtype)
+        self.calls += 1
+        result = call_implementation(self.fn, (pad_in, att_in), self.timeout, f"[B, L] = [{B}, {L}]",
+                                     Counterexample(pad.copy(), att.copy()))
+        return Call(pad_in, att_in, result)
+
+    def call_or_none(self, pad: np.ndarray, att: np.ndarray) -> Call | None:
+        """The call, or ``None`` if it raised: checks that judge behaviour around a call that worked."""
+        try:
+            return self.call(pad, att)
+        except Failure:
+            return None
+
+    def decode(self, call: Call, pad: np.ndarray, att: np.ndarray) -> np.ndarray:
+        """The call's result as bool ``[B, L, L]``; ``Failure`` saying what it is if it is not a mask."""
+        B, L = pad.shape
+        try:
+            return decode_mask(call.result, self.adapter, B, L)
+        except BadResult as bad:
+            raise Failure(f"bad result on input [B, L] = [{B}, {L}]: {bad}",
+                          Counterexample(pad.copy(), att.copy())) from None
+
+    def compute(self, pad: np.ndarray, att: np.ndarray) -> np.ndarray:
+        """The implementation's mask for ``(pad, att)`` as bool ``[B, L, L]``; raises ``Failure`` if unusable.
+
+        A ``UsageError`` from building the inputs (an att dtype the framework lacks) is the suite's setup,
+        not the implementation's fault, and goes through untouched.
+        """
+        return self.decode(self.call(pad, att), pad, att)
+
+    def expected(self, pad: np.ndarray, att: np.ndarray) -> np.ndarray:
+        return oracle_mask(pad, att, self.spec, self.pad_queries)
+
+    def compared_rows(self, pad: np.ndarray) -> np.ndarray:
+        if self.pad_queries == "free":
+            return pad.copy()
+        return np.ones_like(pad, dtype=bool)
+
+    def compare(self, pad: np.ndarray, att: np.ndarray) -> None:
+        """Raise ``Failure`` unless the implementation equals the oracle on every compared cell."""
+        actual = self.compute(pad, att)
+        expected = self.expected(pad, att)
+        differ = np.not_equal(expected, actual) & self.compared_rows(pad)[:, :, None]
+        if not differ.any():
+            return
+        count = int(np.count_nonzero(differ))
+        b, query, key = first_difference(differ)
+        raise Failure(
+            f"cell (b={b}, query={query}, key={key}): expected {mark(expected[b, query, key])}, "
+            f"got {mark(actual[b, query, key])}; {count} cell{'s differ' if count > 1 else ' differs'} "
+            f"on input [B, L] = {list(pad.shape)}",
+            Counterexample(pad.copy(), att.copy(), expected, actual, self.compared_rows(pad)),
+        )
+
+    def counterexample_for(self, pad: np.ndarray, att: np.ndarray, note: str = "") -> Counterexample:
+        """The implementation's and the oracle's masks for an input, for showing a failure (never raises)."""
+        try:
+            actual: np.ndarray | None = self.compute(pad, att)
+        except (Failure, Aborted):
+            actual = None
+        return Counterexample(pad.copy(), att.copy(), self.expected(pad, att), actual, self.compared_rows(pad), note)
+
+    # --- the example-level calls every check uses ------------------------------------------------------
+
+    def compute_example(self, example: Any) -> np.ndarray:
+        return self.compute(example.pad_masks, example.att_masks)
+
+    def compare_example(self, example: Any) -> None:
+        self.compare(example.pad_masks, example.att_masks)
+
+    def call_example(self, example: Any) -> Any:
+        return self.call(example.pad_masks, example.att_masks).result
+
+    def failure_for(self, example: Any, note: str = "") -> Counterexample:
+        return self.counterexample_for(example.pad_masks, example.att_masks, note)
+
+
+class SplitRunner:
+    """Calls a KV-cache or incremental implementation and compares with SPEC §5's oracle."""
+
+    def __init__(self, kind: str, fn: Callable[..., Any], adapter: Adapter, att_dtype: str, timeout: float,
+                 pad_queries: str) -> None:
+        self.kind, self.fn, self.adapter = kind, fn, adapter
+        self.att_dtype, self.timeout, self.pad_queries = att_dtype, timeout, pad_queries
+
+    # --- the arguments of one call ------------------------------------------------------------------------
+
+    def _pad(self, pad: np.ndarray) -> Any:
+        return self.adapter.inputs(pad, pad, "bool")[0]
+
+    def _att(self, att: np.ndarray) -> Any:
+        return self.adapter.inputs(att, att, self.att_dtype)[1]
+
+    def arguments(self, pad: np.ndarray, att: np.ndarray, split: int) -> tuple[Any, ...]:
+        if self.kind == "kv_cache":
+            return self._pad(pad[:, :split]), self._pad(pad[:, split:]), self._att(att[:, split:])
+        return self._pad(pad), self._att(att)
+
+    def describe(self, pad: np.ndarray, split: int) -> str:
+        B, N = pad.shape
+        if self.kind == "kv_cache":
+            return f"[B, P, S] = [{B}, {split}, {N - split}]"
+        return f"[B, T] = [{B}, {N}]"
+
+    def query_offset(self, pad: np.ndarray, split: int) -> int:
+        return split if self.kind == "kv_cache" else pad.shape[1] - 1
+
+    def counterexample(self, pad: np.ndarray, att: np.ndarray, split: int, expected: np.ndarray | None = None,
+                       actual: np.ndarray | None = None, note: str = "") -> SplitCounterexample:
+        offset = self.query_offset(pad, split)
+        compared = self.compared_rows(pad, offset)
+        return SplitCounterexample(pad.copy(), att.copy(), expected, actual, compared, note, split=split,
+                                   query_offset=offset, kind=self.kind)
+
+    def compared_rows(self, pad: np.ndarray, offset: int) -> np.ndarray:
+        rows = pad[:, offset:].copy()
+        return rows if self.pad_queries == "free" else np.ones_like(rows)
+
+    # --- calling, decoding, comparing ---------------------------------------------------------------------
+
+    def call(self, pad: np.ndarray, att: np.ndarray, split: int) -> Any:
+        return call_implementation(self.fn, self.arguments(pad, att, split), self.timeout,
+                                   self.describe(pad, split), self.counterexample(pad, att, split))
+
+    def compute(self, pad: np.ndarray, att: np.ndarray, split: int) -> np.ndarray:
+        result = self.call(pad, att, split)
+        B, N = pad.shape
+        Q = N - self.query_offset(pad, split)
+        try:
+            return decode_mask(result, self.adapter, B, Q, N)
+        except BadResult as bad:
+            raise Failure(f"bad result on input {self.describe(pad, split)}: {bad}",
+                          self.counterexample(pad, att, split)) from None
+
+    def expected(self, pad: np.ndarray, att: np.ndarray, split: int) -> np.ndarray:
+        if self.kind == "incremental":
+            return incremental_row(pad, att)[:, None, :]
+        prefix_pad, suffix_pad, suffix_att = pad[:, :split], pad[:, split:], att[:, split:]
+        if pad.size * suffix_pad.shape[1] <= LOOP_ORACLE_MAX_CELLS:
+            return kv_cache_mask(prefix_pad, suffix_pad, suffix_att, self.pad_queries)
+        # SPEC §5 composed from the vectorised block_causal that the project's tests prove equal to the loops.
+        S = suffix_pad.shape[1]
+        prefix_part = np.broadcast_to(prefix_pad[:, None, :], (pad.shape[0], S, split))
+        return np.concatenate([prefix_part, fast_reference_mask(suffix_pad, suffix_att,
+                                                                pad_queries=self.pad_queries)], axis=2)
+
+    def compare_with(self, pad: np.ndarray, att: np.ndarray, split: int, expected: np.ndarray, what: str) -> None:
+        actual = self.compute(pad, att, split)
+        offset = self.query_offset(pad, split)
+        differ = (expected != actual) & self.compared_rows(pad, offset)[:, :, None]
+        if not differ.any():
+            return
+        count = int(np.count_nonzero(differ))
+        b, row, key = first_difference(differ)
+        query = offset + row
+        query_name = f"suffix query {row} (position {query})" if self.kind == "kv_cache" else \
+            f"decoded token {query}"
+        raise Failure(f"{what}: cell (b={b}, {query_name}, key={key}): expected {mark(expected[b, row, key])}, "
+                      f"got {mark(actual[b, row, key])}; {count} cell{'s differ' if count > 1 else ' differs'} "
+                      f"on input {self.describe(pad, split)}",
+                      self.counterexample(pad, att, split, expected, actual))
+
+    def compare(self, pad: np.ndarray, att: np.ndarray, split: int) -> None:
+        self.compare_with(pad, att, split, self.expected(pad, att, split), "differs from SPEC §5")
+
+    def compare_full(self, pad: np.ndarray, att: np.ndarray, split: int) -> None:
+        """SPEC §5's relation: rows ``P..P+S-1`` of the full mask, on real suffix query rows only."""
+        full = oracle_mask(pad, att)
+        actual = self.compute(pad, att, split)
+        rows = full[:, split:, :]
+        differ = (rows != actual) & pad[:, split:, None]
+        if differ.any():
+            b, row, key = first_difference(differ)
+            raise Failure(f"real suffix query {row} (position {split + row}) differs from row {split + row} of the "
+                          f"full block_causal mask at key {key}: full mask {mark(rows[b, row, key])}, got "
+                          f"{mark(actual[b, row, key])} (b={b}); input {self.describe(pad, split)}",
+                          SplitCounterexample(pad.copy(), att.copy(), rows, actual, pad[:, split:].copy(),
+                                              "expected = rows P.. of the full mask", split=split,
+                                              query_offset=split, kind="kv_cache"))
+
+    def decode_steps(self, pad: np.ndarray, att: np.ndarray, prompt: int) -> None:
+        """A decoding loop: the sequence grows by one token per step; each step's row is checked."""
+        for length in range(max(prompt, 0) + 1, pad.shape[1] + 1):
+            step_pad, step_att = pad[:, :length], att[:, :length]
+            self.compare_with(step_pad, step_att, prompt,
+                              self.expected(step_pad, step_att, prompt),
+                              "differs from the last row of the full mask recomputed from scratch")
+
+    # --- the example-level calls every check uses (a SplitExample is (pad, att, split)) -------------------
+
+    def compute_example(self, example: SplitExample) -> np.ndarray:
+        return self.compute(*example)
+
+    def compare_example(self, example: SplitExample) -> None:
+        """KV-cache: the suffix rows against SPEC §5; incremental: every decoding step from the prompt on."""
+        if self.kind == "kv_cache":
+            self.compare(*example)
+        else:
+            self.decode_steps(*example)
+
+    def call_example(self, example: SplitExample) -> Any:
+        return self.call(*example)
+
+    def failure_for(self, example: SplitExample, note: str = "") -> Counterexample:
+        return self.counterexample(*example, note=note)
+

@@ -1,0 +1,5 @@
+"""``python -m maskoracle.cli``: the same as the ``maskoracle`` command."""
+
+from .main import main
+
+raise SystemExit(main())

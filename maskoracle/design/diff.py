@@ -1,0 +1,222 @@
+"""``diff(a, b)``: the smallest inputs on which two specs, two implementations, or one of each differ.
+
+Each side is a spec name (``block_causal``, ``rowwise``), a TARGET string (``package.module:function`` or
+``path/file.py:function``) or a callable. The search, smallest first:
+
+1. every ``(pad, att)`` pair of each length ``1 .. exhaustive_length`` (one batched call per length and side);
+   the first length with a difference gives the counterexample: among its differing pairs the one with the
+   fewest att ones, then the fewest padded tokens (the easiest to read);
+2. if none: Hypothesis over ``mask_examples`` (small, medium and long lengths), shrunk on failure;
+3. if none: the long inputs of the size boundaries (block counts 127-129, 255-258, 2047-2049 and real models'
+   sizes), where size-dependent bugs live.
+
+A side that raises or returns something that is not a mask counts as differing, with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..adapters import get_adapter
+from ..checking.engine import CheckState, RunSettings, run_fixed, run_property
+from ..checking.results import Aborted, Counterexample, Failure
+from ..checking.runner import Runner, oracle_mask
+from ..errors import UsageError
+from ..oracle import SPECS, validate_pad_queries
+from ..profiles import DEFAULT_SHRINK_BUDGET_S
+from ..strategies import MaskExample, boundary_examples, mask_examples, realistic_examples
+from ..strategies.families import every_input
+from ..targets import describe_target, load_target
+
+DEFAULT_EXHAUSTIVE_LENGTH = 6
+EXHAUSTIVE_CALL_BUDGET_S = 1.0  # stop growing the exhaustive length once one batched call takes longer
+
+
+@dataclass
+class Side:
+    """One side of a diff: a name and ``compute(pad, att) -> bool [B, L, L]`` (raises ``Failure``)."""
+
+    name: str
+    compute: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class DiffResult:
+    """What ``diff`` found. ``differ`` is False when no input in the search told the two apart."""
+
+    a: str
+    b: str
+    differ: bool
+    pad: np.ndarray | None = None  # [1, L] (or [B, L] when the difference needs a batch)
+    att: np.ndarray | None = None
+    mask_a: np.ndarray | None = None  # [B, L, L]; None when that side raised
+    mask_b: np.ndarray | None = None
+    message: str = ""
+    searched: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    pad_queries: str = "masked"
+
+    def differing_cells(self) -> list[tuple[int, int, int]]:
+        """``(b, query, key)`` where the masks differ (real query rows only under ``pad_queries="free"``)."""
+        if self.mask_a is None or self.mask_b is None or self.pad is None:
+            return []
+        differ = np.asarray(self.mask_a) != np.asarray(self.mask_b)
+        if self.pad_queries == "free":
+            differ &= self.pad[:, :, None]
+        return [(int(b), int(q), int(k)) for b, q, k in np.argwhere(differ)]
+
+    def to_json(self) -> dict[str, Any]:
+        def bits(array: np.ndarray | None) -> Any:
+            return None if array is None else np.asarray(array).astype(int).tolist()
+
+        return {
+            "a": self.a, "b": self.b, "differ": self.differ, "message": self.message,
+            "searched": self.searched, "elapsed_s": self.elapsed_s,
+            "counterexample": None if not self.differ else {
+                "pad": bits(self.pad), "att": bits(self.att), "a": bits(self.mask_a), "b": bits(self.mask_b),
+                "differing_cells": [list(cell) for cell in self.differing_cells()],
+            },
+        }
+
+
+def make_side(what: Any, *, framework: str, device: str, pad_queries: str, att_dtype: str,
+              timeout: float) -> Side:
+    """A spec name, a TARGET string or a callable as a ``Side``; ``UsageError`` if it is none of these."""
+    if isinstance(what, str) and what in SPECS:
+        spec = what
+
+        def oracle(pad: np.ndarray, att: np.ndarray) -> np.ndarray:
+            return oracle_mask(pad, att, spec, pad_queries)
+
+        return Side(f"spec {spec}", oracle)
+    if isinstance(what, str):
+        fn, name = load_target(what), what
+    elif callable(what):
+        fn, name = what, describe_target(what)
+    else:
+        raise UsageError(f"{what!r} is neither a spec ({', '.join(SPECS)}) nor a TARGET (module:function)")
+    runner = Runner(fn, get_adapter(framework, device), "block_causal", pad_queries, att_dtype, timeout)
+    return Side(name, runner.compute)
+
+
+def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layout: str = "any",
+         padding: str = "any", pad_queries: str = "masked", att_dtype: str = "bool",
+         exhaustive_length: int = DEFAULT_EXHAUSTIVE_LENGTH, max_examples: int = 200, seed: int = 0,
+         long_inputs: bool = True, timeout: float = 10.0) -> DiffResult:
+    """The smallest input on which ``a`` and ``b`` differ (module docstring), as a ``DiffResult``.
+
+    >>> result = diff("block_causal", "rowwise", framework="numpy")
+    >>> result.differ, result.pad.astype(int).tolist(), result.att.astype(int).tolist()
+    (True, [[1, 1]], [[0, 1]])
+    """
+    validate_pad_queries(pad_queries)
+    if exhaustive_length < 0 or exhaustive_length > 10:
+        raise UsageError(f"--exhaustive-length must be 0..10, got {exhaustive_length}")
+    sides = [make_side(x, framework=framework, device=device, pad_queries=pad_queries, att_dtype=att_dtype,
+                       timeout=timeout) for x in (a, b)]
+    side_a, side_b = sides
+    started = time.perf_counter()
+    result = DiffResult(side_a.name, side_b.name, False, pad_queries=pad_queries)
+
+    def masks(pad: np.ndarray, att: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+        computed: list[np.ndarray | None] = []
+        reasons = []
+        for side in sides:
+            try:
+                computed.append(side.compute(pad, att))
+            except (Failure, Aborted) as failure:  # raised, returned a non-mask, or timed out
+                computed.append(None)
+                reasons.append(f"{side.name} {failure.message}")
+        return computed[0], computed[1], "; ".join(reasons)
+
+    def differing_rows(pad: np.ndarray, att: np.ndarray, mask_a: Any, mask_b: Any) -> np.ndarray:
+        differ = mask_a != mask_b
+        if pad_queries == "free":
+            differ &= pad[:, :, None]
+        return np.asarray(differ.any(axis=(1, 2)))
+
+    # 1. exhaustive, smallest length first
+    tried = 0
+    for L in range(1, exhaustive_length + 1):
+        pad, att = every_input(L)
+        rows = range(pad.shape[0])
+        tried += len(rows)
+        call_started = time.perf_counter()
+        mask_a, mask_b, reason = masks(pad, att)
+        slow = time.perf_counter() - call_started > EXHAUSTIVE_CALL_BUDGET_S
+        if "timed out" in reason:  # retrying row by row could take the limit once per row: stop here
+            return _found(result, pad, att, None, None, f"{reason} (the batch of all {len(rows)} inputs of "
+                          f"length {L})", started, {"exhaustive": tried, "exhaustive_length": L})
+        if mask_a is None or mask_b is None:
+            # A side fails on the batch: find the first single row it fails on (or that differs).
+            for index in range(len(rows)):
+                one_pad, one_att = pad[index:index + 1], att[index:index + 1]
+                single_a, single_b, reason = masks(one_pad, one_att)
+                if reason or differing_rows(one_pad, one_att, single_a, single_b).any():
+                    return _found(result, one_pad, one_att, single_a, single_b, reason, started,
+                                  {"exhaustive": tried, "exhaustive_length": L})
+            continue
+        differ = differing_rows(pad, att, mask_a, mask_b)
+        if differ.any():
+            candidates = np.flatnonzero(differ)
+            best = min(candidates, key=lambda i: (int(att[i].sum()), int((~pad[i]).sum()), int(i)))
+            return _found(result, pad[best:best + 1], att[best:best + 1], mask_a[best:best + 1],
+                          mask_b[best:best + 1], "", started, {"exhaustive": tried, "exhaustive_length": L})
+        result.searched["exhaustive_length"] = L
+        if slow:
+            break  # a slow implementation: the next length has four times the inputs
+    result.searched["exhaustive"] = tried
+
+    # 2. random batches, shrunk
+    def body(example: MaskExample) -> None:
+        pad, att = example.pad_masks, example.att_masks
+        mask_a, mask_b, reason = masks(pad, att)
+        if reason or differing_rows(pad, att, mask_a, mask_b).any():
+            raise Failure(reason or "differ", Counterexample(pad.copy(), att.copy(), mask_a, mask_b))
+
+    run = RunSettings(max_examples=max_examples, seed=seed, shrink_budget_s=DEFAULT_SHRINK_BUDGET_S,
+                      database=None, key=f"maskoracle/diff/{side_a.name}/{side_b.name}")
+    checked = run_property(CheckState("random"), mask_examples(layout=layout, padding=padding), body, run)
+    result.searched["random"] = checked.examples
+    if checked.status == "failed" and checked.counterexample is not None:
+        found = checked.counterexample
+        return _found(result, found.pad, found.att, found.expected, found.actual,
+                      "" if checked.message.startswith("differ") else checked.message, started, {})
+
+    # 3. long inputs at the size boundaries
+    if long_inputs:
+        inputs = sorted([*boundary_examples(layout, padding), *realistic_examples(layout, padding)],
+                        key=lambda e: e.shape[1])
+        checked = run_fixed(CheckState("long"), body, inputs)
+        result.searched["long"] = checked.examples
+        if checked.status == "failed" and checked.counterexample is not None:
+            found = checked.counterexample
+            return _found(result, found.pad, found.att, found.expected, found.actual,
+                          "" if checked.message.startswith("differ") else checked.message, started, {})
+    result.elapsed_s = time.perf_counter() - started
+    result.message = "no input found on which they differ"
+    return result
+
+
+def _found(result: DiffResult, pad: np.ndarray, att: np.ndarray, mask_a: Any, mask_b: Any, reason: str,
+           started: float, searched: dict[str, Any]) -> DiffResult:
+    result.differ = True
+    result.pad, result.att = pad, att
+    result.mask_a, result.mask_b = mask_a, mask_b
+    result.searched.update(searched)
+    B, L = pad.shape
+    if reason:
+        result.message = reason
+    else:
+        cells = result.differing_cells()
+        b, query, key = cells[0]
+        result.message = (f"{len(cells)} cell{'s differ' if len(cells) > 1 else ' differs'} on input [B, L] = "
+                          f"[{B}, {L}]; first (b={b}, query={query}, key={key}): {result.a} "
+                          f"{'✓' if mask_a[b, query, key] else '✗'}, {result.b} {'✓' if mask_b[b, query, key] else '✗'}")
+    result.elapsed_s = time.perf_counter() - started
+    return result

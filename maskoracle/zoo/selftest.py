@@ -1,0 +1,173 @@
+"""``maskoracle selftest``: run the default check on every zoo entry and measure the suite's power.
+
+Per entry: whether it was killed (a bug) or raised a false alarm (a right-by-another-route implementation),
+by which check first, after how many examples and seconds, and the size of the smallest counterexample.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..checking import CheckReport, check
+from ..errors import UsageError
+from ..reports.markers import replace_between
+from . import zoo_entries
+from .entry import ZooEntry
+
+
+@dataclass
+class MutantResult:
+    """One zoo entry's verdict (INTERFACE's selftest JSON, plus what helps a reader)."""
+
+    name: str
+    equivalent: bool
+    killed: bool  # for an equivalent entry: a false alarm
+    check: str | None
+    examples: int
+    seconds: float
+    counterexample_size: list[int] | None
+    size_dependent: bool
+    doc: str
+    target: str
+    message: str = ""
+    skipped: bool = False  # needs what this machine lacks (a CUDA device, ml_dtypes): not counted
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "equivalent": self.equivalent, "killed": self.killed, "check": self.check,
+            "examples": self.examples, "seconds": round(self.seconds, 4),
+            "counterexample_size": self.counterexample_size, "size_dependent": self.size_dependent,
+            "doc": self.doc, "target": self.target, "message": self.message, "skipped": self.skipped,
+        }
+
+
+@dataclass
+class SelftestReport:
+    mutants: list[MutantResult] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def bugs(self) -> list[MutantResult]:
+        return [m for m in self.mutants if not m.equivalent and not m.skipped]
+
+    @property
+    def kill_rate(self) -> float:
+        return sum(m.killed for m in self.bugs) / len(self.bugs) if self.bugs else 1.0
+
+    @property
+    def false_alarms(self) -> int:
+        return sum(m.killed for m in self.mutants if m.equivalent and not m.skipped)
+
+    @property
+    def passed(self) -> bool:
+        return self.kill_rate == 1.0 and self.false_alarms == 0
+
+    def median_seconds_to_kill(self) -> float | None:
+        times = [m.seconds for m in self.bugs if m.killed]
+        return statistics.median(times) if times else None
+
+    def to_json(self) -> dict[str, Any]:
+        median = self.median_seconds_to_kill()
+        return {
+            "mutants": [m.to_json() for m in self.mutants],
+            "kill_rate": self.kill_rate,
+            "false_alarms": self.false_alarms,
+            "median_seconds_to_kill": None if median is None else round(median, 4),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def verdict_of(entry: ZooEntry, report: CheckReport) -> MutantResult:
+    """Read a zoo entry's check report: the first failed check, time and examples to it, smallest counterexample."""
+    seconds = 0.0
+    first = None
+    for result in report.checks:
+        seconds += result.seconds
+        if not result.passed:
+            first = result
+            break
+    sizes = [list(r.counterexample.shape) for r in report.failed if r.counterexample is not None]
+    smallest = min(sizes, key=lambda size: (size[1], size[0])) if sizes else None
+    return MutantResult(
+        name=entry.name,
+        equivalent=entry.equivalent,
+        killed=first is not None,
+        check=first.name if first else None,
+        examples=first.examples if first else sum(r.examples for r in report.checks),
+        seconds=seconds if first else report.elapsed_s,
+        counterexample_size=smallest,
+        size_dependent=entry.size_dependent,
+        doc=entry.doc,
+        target=entry.target,
+        message=first.message if first else "",
+    )
+
+
+def run_selftest(
+    entries: list[ZooEntry] | None = None,
+    *,
+    max_examples: int | None = None,
+    seed: int = 0,
+    progress: Callable[[ZooEntry, MutantResult | None], None] | None = None,
+) -> SelftestReport:
+    """Run the default check (seeded, so a run can be repeated) on each entry; see ``SelftestReport``."""
+    started = time.perf_counter()
+    report = SelftestReport()
+    for entry in entries if entries is not None else zoo_entries():
+        if progress:
+            progress(entry, None)
+        try:
+            checked = check(entry.fn, framework=entry.framework, max_examples=max_examples, seed=seed,
+                            target=entry.target, **entry.options)
+        except UsageError as error:  # e.g. --device cuda on a machine without one
+            result = MutantResult(entry.name, entry.equivalent, False, None, 0, 0.0, None, entry.size_dependent,
+                                  entry.doc, entry.target, f"not run: {error}", skipped=True)
+        else:
+            result = verdict_of(entry, checked)
+        report.mutants.append(result)
+        if progress:
+            progress(entry, result)
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+README_START = "<!-- selftest:start -->"
+README_END = "<!-- selftest:end -->"
+
+
+def markdown_table(report: SelftestReport) -> str:
+    """The kill-rate table for the README: one row per entry, then the totals."""
+    median = report.median_seconds_to_kill()
+    lines = [
+        f"Kill rate **{report.kill_rate:.0%}** of {len(report.bugs)} bugs, **{report.false_alarms}** false alarms "
+        f"on {len(report.mutants) - len(report.bugs)} right-by-another-route implementations; median time to "
+        f"kill {median:.2f} s; whole run {report.elapsed_s:.0f} s (`maskoracle selftest --readme README.md`, "
+        "seed 0, 2-core machine).",
+        "",
+        "| entry | kind | verdict | first failed check | examples | seconds | smallest counterexample [B, L] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m in report.mutants:
+        kind = "right" if m.equivalent else ("bug, size-dependent" if m.size_dependent else "bug")
+        if m.skipped:
+            verdict = "not run here"
+        elif m.equivalent:
+            verdict = "false alarm ✗" if m.killed else "passed ✓"
+        else:
+            verdict = "killed ✓" if m.killed else "survived ✗"
+        size = "" if m.counterexample_size is None else f"[{m.counterexample_size[0]}, {m.counterexample_size[1]}]"
+        lines.append(f"| `{m.name}` | {kind} | {verdict} | {m.check or ''} | {m.examples} | {m.seconds:.2f} | "
+                     f"{size} |")
+    return "\n".join(lines)
+
+
+def replace_readme_table(readme: str, table: str) -> str:
+    """``readme`` with the text between the selftest markers replaced by ``table``."""
+    try:
+        return replace_between(readme, README_START, README_END, table + "\n")
+    except ValueError:
+        raise ValueError(f"the README has no {README_START} ... {README_END} markers") from None
