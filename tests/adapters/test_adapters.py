@@ -21,9 +21,9 @@ import pytest
 
 from maskoracle import check
 from maskoracle.adapters import UsageError, get_adapter
+from maskoracle.adapters.base import NumpyAdapter, TorchAdapter
 from maskoracle.checking.calling import CallTimeout, call_with_timeout
 from maskoracle.checking.decode import BadResult, decode_mask
-from maskoracle.adapters.base import NumpyAdapter, TorchAdapter
 from maskoracle.implementations.numpy import block_causal as numpy_block_causal
 
 try:  # the core works with numpy only (STYLE); torch tests skip without it

@@ -11,13 +11,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("torch.nn.attention.flex_attention")
 
-from tests.fixtures import attention_fixtures as fixtures  # noqa: E402
 from torch.nn.attention.flex_attention import BlockMask  # noqa: E402
 
 from maskoracle import UsageError, check, reference_mask  # noqa: E402
 from maskoracle.adapters.flex import block_mask_to_dense, materialise_mask_mod  # noqa: E402
 from maskoracle.cli import main  # noqa: E402
 from maskoracle.implementations.flex import block_causal_block_mask, block_causal_mask_mod  # noqa: E402
+from tests.fixtures import attention_fixtures as fixtures  # noqa: E402
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "attention_fixtures.py"
 FAST = {"max_examples": 15, "seed": 3, "db": "none"}

@@ -9,12 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.fixtures import attention_fixtures as fixtures  # noqa: E402
-
 from maskoracle import UsageError, check, reference_mask  # noqa: E402
 from maskoracle.checking.attention_math import attention_outcome, masked_value_casts  # noqa: E402
 from maskoracle.cli import main  # noqa: E402
 from maskoracle.implementations.torch import block_causal  # noqa: E402
+from tests.fixtures import attention_fixtures as fixtures  # noqa: E402
 
 FAST = {"max_examples": 20, "seed": 5, "db": "none"}
 ATTENTION = ["masked_values", "attention_outputs"]

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 
 from maskoracle import check, reference_mask
+from maskoracle.checking.results import SplitCounterexample
 from maskoracle.cli import main
 from maskoracle.implementations import numpy as numpy_impls
 from maskoracle.oracle.kv_cache import incremental_row, kv_cache_mask
 from maskoracle.reports.terminal import Output, render_failure, reproduce_snippet
-from maskoracle.checking.results import SplitCounterexample
 from maskoracle.strategies.kv_cache import decoding_examples, kv_cache_examples
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None

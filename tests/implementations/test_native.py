@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maskoracle.speed.bench import machine_info, workload_inputs
 from maskoracle.implementations import _native, _rows
 from maskoracle.implementations import numpy as numpy_impl
 from maskoracle.oracle import fast_reference_mask, reference_mask
+from maskoracle.speed.bench import machine_info, workload_inputs
 from maskoracle.strategies import mask_examples
 
 HAS_COMPILER = _native._compiler() is not None

@@ -15,6 +15,11 @@ import numpy as np
 import pytest
 
 from maskoracle.adapters import UsageError
+from maskoracle.cli import main
+from maskoracle.implementations import _rows
+from maskoracle.implementations import numpy as numpy_impl
+from maskoracle.oracle import fast_reference_mask, reference_mask
+from maskoracle.reports.speed import _short, compare, from_pytest_benchmark, load_bench_file, write_report
 from maskoracle.speed.bench import (
     BenchReport,
     BenchTarget,
@@ -26,11 +31,6 @@ from maskoracle.speed.bench import (
     time_size,
     workload_inputs,
 )
-from maskoracle.cli import main
-from maskoracle.implementations import _rows
-from maskoracle.implementations import numpy as numpy_impl
-from maskoracle.oracle import fast_reference_mask, reference_mask
-from maskoracle.reports.speed import _short, compare, from_pytest_benchmark, load_bench_file, write_report
 
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs PyTorch")
 NUMPY_BUILTIN = "maskoracle.implementations.numpy:block_causal@numpy"

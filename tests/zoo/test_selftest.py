@@ -7,8 +7,14 @@ import json
 import pytest
 
 from maskoracle.cli import main
-from maskoracle.zoo.selftest import README_END, README_START, markdown_table, replace_readme_table, run_selftest
 from maskoracle.zoo import zoo_entries
+from maskoracle.zoo.selftest import (
+    README_END,
+    README_START,
+    markdown_table,
+    replace_readme_table,
+    run_selftest,
+)
 
 
 @pytest.fixture(scope="module")
