@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..kinds import FLEX_KINDS, MASK_LIKE_KINDS, SPLIT_KINDS
 from ..options import CHECK_OPTIONS, check_options, report_options
 from ..profiles import resolve_profile
-from ..strategies._layouts import LAYOUT_PADDINGS
+from ..strategies import LAYOUT_PADDINGS
 from ..targets import describe_target
 from .engine import run_settings
 from .plans import plan_for

@@ -40,7 +40,7 @@ from ..checking import check
 from ..checking.results import Aborted, Failure
 from ..checking.runner import Runner
 from ..errors import UsageError
-from ..implementations._native import native_status
+from ..implementations import native_status
 
 # Quick on 2 cores (a few seconds per target): bigger grids through ``sizes``.
 DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((8, 256), (8, 512), (8, 1024), (2, 2048), (2, 4096))

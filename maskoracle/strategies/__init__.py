@@ -31,12 +31,20 @@ from ._internal import (
     mask_examples_impl,
     realistic_examples,
 )
-from ._layouts import LayoutExample, layout_examples_impl, small_layout_instances, validate_layout_arguments
+from ._layouts import (
+    LAYOUT_PADDINGS,
+    LayoutExample,
+    layout_examples_impl,
+    small_layout_instances,
+    stack_instances,
+    validate_layout_arguments,
+)
 
 __all__ = [
     "ATT_DTYPES",
     "BLOCK_COUNT_BOUNDARIES",
     "LAYOUTS",
+    "LAYOUT_PADDINGS",
     "PADDINGS",
     "SIZES",
     "LayoutExample",
@@ -47,6 +55,7 @@ __all__ = [
     "mask_examples",
     "realistic_examples",
     "small_layout_instances",
+    "stack_instances",
 ]
 
 MAX_LENGTH = 1 << 14

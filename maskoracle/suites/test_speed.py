@@ -128,7 +128,7 @@ def test_additive_conversion_speed(request: pytest.FixtureRequest, mask_impl: An
         pytest.skip("to_additive_4d is a PyTorch conversion; --mask-framework is not torch")
     import torch  # lazily: torch is an optional extra
 
-    from maskoracle.implementations.torch import to_additive_4d  # imports torch
+    from maskoracle.implementations.torch import to_additive_4d  # lazily: it imports torch
 
     B, L = speed_size
     target = BenchTarget(mask_impl.target, mask_impl.fn, "torch")

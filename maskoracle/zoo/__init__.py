@@ -13,7 +13,8 @@ from .entry import ZooEntry
 
 def zoo_entries() -> list[ZooEntry]:
     """Every entry, bugs first; imports torch (most entries are PyTorch ports)."""
-    from . import additive_zoo, numpy_zoo, torch_zoo  # lazily: they import torch, an optional extra
+    # lazily: these modules import torch, an optional extra
+    from . import additive_zoo, numpy_zoo, torch_zoo
 
     return [*torch_zoo.ENTRIES, *additive_zoo.ENTRIES, *numpy_zoo.ENTRIES]
 

@@ -22,8 +22,7 @@ import numpy as np
 
 from ...oracle import INVARIANTS, find_leaks
 from ...oracle.groups import Layout
-from ...strategies import LayoutExample, MaskExample, layout_examples, small_layout_instances
-from ...strategies._layouts import stack_instances
+from ...strategies import LayoutExample, MaskExample, layout_examples, small_layout_instances, stack_instances
 from ..engine import CheckState, run_fixed, run_property
 from ..results import CheckResult, Counterexample, Failure
 from ..units import Check, Context
