@@ -119,14 +119,29 @@ def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layou
         raise UsageError(f"--exhaustive-length must be 0..10, got {exhaustive_length}")
     sides = [make_side(x, framework=framework, device=device, pad_queries=pad_queries, att_dtype=att_dtype,
                        timeout=timeout) for x in (a, b)]
-    side_a, side_b = sides
-    started = time.perf_counter()
-    result = DiffResult(side_a.name, side_b.name, False, pad_queries=pad_queries)
+    search = _Search(sides, pad_queries)
+    found = search.exhaustive(exhaustive_length) or search.random(layout, padding, max_examples, seed)
+    if found is None and long_inputs:
+        found = search.long(layout, padding)
+    if found is not None:
+        return found
+    search.result.elapsed_s = time.perf_counter() - search.started
+    search.result.message = "no input found on which they differ"
+    return search.result
 
-    def masks(pad: np.ndarray, att: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+
+class _Search:
+    """The three stages of ``diff``, smallest inputs first; each returns the ``DiffResult`` of a difference."""
+
+    def __init__(self, sides: list[Side], pad_queries: str) -> None:
+        self.sides, self.pad_queries = sides, pad_queries
+        self.started = time.perf_counter()
+        self.result = DiffResult(sides[0].name, sides[1].name, False, pad_queries=pad_queries)
+
+    def masks(self, pad: np.ndarray, att: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, str]:
         computed: list[np.ndarray | None] = []
         reasons = []
-        for side in sides:
+        for side in self.sides:
             try:
                 computed.append(side.compute(pad, att))
             except (Failure, Aborted) as failure:  # raised, returned a non-mask, or timed out
@@ -134,73 +149,83 @@ def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layou
                 reasons.append(f"{side.name} {failure.message}")
         return computed[0], computed[1], "; ".join(reasons)
 
-    def differing_rows(pad: np.ndarray, att: np.ndarray, mask_a: Any, mask_b: Any) -> np.ndarray:
+    def differing_rows(self, pad: np.ndarray, mask_a: Any, mask_b: Any) -> np.ndarray:
         differ = mask_a != mask_b
-        if pad_queries == "free":
+        if self.pad_queries == "free":
             differ &= pad[:, :, None]
         return np.asarray(differ.any(axis=(1, 2)))
 
-    # 1. exhaustive, smallest length first
-    tried = 0
-    for L in range(1, exhaustive_length + 1):
-        pad, att = every_input(L)
-        rows = range(pad.shape[0])
-        tried += len(rows)
-        call_started = time.perf_counter()
-        mask_a, mask_b, reason = masks(pad, att)
-        slow = time.perf_counter() - call_started > EXHAUSTIVE_CALL_BUDGET_S
-        if "timed out" in reason:  # retrying row by row could take the limit once per row: stop here
-            return _found(result, pad, att, None, None, f"{reason} (the batch of all {len(rows)} inputs of "
-                          f"length {L})", started, {"exhaustive": tried, "exhaustive_length": L})
-        if mask_a is None or mask_b is None:
-            # A side fails on the batch: find the first single row it fails on (or that differs).
-            for index in range(len(rows)):
-                one_pad, one_att = pad[index:index + 1], att[index:index + 1]
-                single_a, single_b, reason = masks(one_pad, one_att)
-                if reason or differing_rows(one_pad, one_att, single_a, single_b).any():
-                    return _found(result, one_pad, one_att, single_a, single_b, reason, started,
-                                  {"exhaustive": tried, "exhaustive_length": L})
-            continue
-        differ = differing_rows(pad, att, mask_a, mask_b)
-        if differ.any():
-            candidates = np.flatnonzero(differ)
-            best = min(candidates, key=lambda i: (int(att[i].sum()), int((~pad[i]).sum()), int(i)))
-            return _found(result, pad[best:best + 1], att[best:best + 1], mask_a[best:best + 1],
-                          mask_b[best:best + 1], "", started, {"exhaustive": tried, "exhaustive_length": L})
-        result.searched["exhaustive_length"] = L
-        if slow:
-            break  # a slow implementation: the next length has four times the inputs
-    result.searched["exhaustive"] = tried
+    def found(self, pad: np.ndarray, att: np.ndarray, mask_a: Any, mask_b: Any, reason: str,
+              searched: dict[str, Any]) -> DiffResult:
+        return _found(self.result, pad, att, mask_a, mask_b, reason, self.started, searched)
 
-    # 2. random batches, shrunk
-    def body(example: MaskExample) -> None:
+    def exhaustive(self, longest: int) -> DiffResult | None:
+        """1. Every input of each length, smallest length first (one batched call per length and side)."""
+        tried = 0
+        for L in range(1, longest + 1):
+            pad, att = every_input(L)
+            rows = pad.shape[0]
+            tried += rows
+            searched = {"exhaustive": tried, "exhaustive_length": L}
+            call_started = time.perf_counter()
+            mask_a, mask_b, reason = self.masks(pad, att)
+            slow = time.perf_counter() - call_started > EXHAUSTIVE_CALL_BUDGET_S
+            if "timed out" in reason:  # retrying row by row could take the limit once per row: stop here
+                return self.found(pad, att, None, None, f"{reason} (the batch of all {rows} inputs of length {L})",
+                                  searched)
+            if mask_a is None or mask_b is None:
+                found = self._first_single_row(pad, att, searched)
+                if found is not None:
+                    return found
+                continue
+            differ = self.differing_rows(pad, mask_a, mask_b)
+            if differ.any():
+                best = min(np.flatnonzero(differ), key=lambda i: (int(att[i].sum()), int((~pad[i]).sum()), int(i)))
+                return self.found(pad[best:best + 1], att[best:best + 1], mask_a[best:best + 1],
+                                  mask_b[best:best + 1], "", searched)
+            self.result.searched["exhaustive_length"] = L
+            if slow:
+                break  # a slow implementation: the next length has four times the inputs
+        self.result.searched["exhaustive"] = tried
+        return None
+
+    def _first_single_row(self, pad: np.ndarray, att: np.ndarray, searched: dict[str, Any]) -> DiffResult | None:
+        """A side fails on the batch: the first single row it fails on (or that differs)."""
+        for index in range(pad.shape[0]):
+            one_pad, one_att = pad[index:index + 1], att[index:index + 1]
+            single_a, single_b, reason = self.masks(one_pad, one_att)
+            if reason or self.differing_rows(one_pad, single_a, single_b).any():
+                return self.found(one_pad, one_att, single_a, single_b, reason, searched)
+        return None
+
+    def body(self, example: MaskExample) -> None:
         pad, att = example.pad_masks, example.att_masks
-        mask_a, mask_b, reason = masks(pad, att)
-        if reason or differing_rows(pad, att, mask_a, mask_b).any():
+        mask_a, mask_b, reason = self.masks(pad, att)
+        if reason or self.differing_rows(pad, mask_a, mask_b).any():
             raise Failure(reason or "differ", Counterexample(pad.copy(), att.copy(), mask_a, mask_b))
 
-    run = RunSettings(max_examples=max_examples, seed=seed, shrink_budget_s=DEFAULT_SHRINK_BUDGET_S,
-                      database=None, key=f"maskoracle/diff/{side_a.name}/{side_b.name}")
-    checked = run_property(CheckState("random"), mask_examples(layout=layout, padding=padding), body, run)
-    result.searched["random"] = checked.examples
-    if checked.status == "failed" and checked.counterexample is not None:
+    def from_check(self, checked: Any) -> DiffResult | None:
+        if checked.status != "failed" or checked.counterexample is None:
+            return None
         found = checked.counterexample
-        return _found(result, found.pad, found.att, found.expected, found.actual,
-                      "" if checked.message.startswith("differ") else checked.message, started, {})
+        return self.found(found.pad, found.att, found.expected, found.actual,
+                          "" if checked.message.startswith("differ") else checked.message, {})
 
-    # 3. long inputs at the size boundaries
-    if long_inputs:
+    def random(self, layout: str, padding: str, max_examples: int, seed: int) -> DiffResult | None:
+        """2. Random batches (Hypothesis), shrunk."""
+        run = RunSettings(max_examples=max_examples, seed=seed, shrink_budget_s=DEFAULT_SHRINK_BUDGET_S,
+                          database=None, key=f"maskoracle/diff/{self.result.a}/{self.result.b}")
+        checked = run_property(CheckState("random"), mask_examples(layout=layout, padding=padding), self.body, run)
+        self.result.searched["random"] = checked.examples
+        return self.from_check(checked)
+
+    def long(self, layout: str, padding: str) -> DiffResult | None:
+        """3. Long inputs at the size boundaries."""
         inputs = sorted([*boundary_examples(layout, padding), *realistic_examples(layout, padding)],
                         key=lambda e: e.shape[1])
-        checked = run_fixed(CheckState("long"), body, inputs)
-        result.searched["long"] = checked.examples
-        if checked.status == "failed" and checked.counterexample is not None:
-            found = checked.counterexample
-            return _found(result, found.pad, found.att, found.expected, found.actual,
-                          "" if checked.message.startswith("differ") else checked.message, started, {})
-    result.elapsed_s = time.perf_counter() - started
-    result.message = "no input found on which they differ"
-    return result
+        checked = run_fixed(CheckState("long"), self.body, inputs)
+        self.result.searched["long"] = checked.examples
+        return self.from_check(checked)
 
 
 def _found(result: DiffResult, pad: np.ndarray, att: np.ndarray, mask_a: Any, mask_b: Any, reason: str,

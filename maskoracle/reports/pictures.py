@@ -99,35 +99,7 @@ def save_mask_png(path: str | Path, panels: Sequence[Panel], pad: Any, *, labels
             queries, keys = np.nonzero(marked)
             axis.scatter(keys, queries, s=160, facecolors="none", edgecolors=[MARKED], linewidths=1.5,
                          clip_on=False)
-        if L <= TOKEN_LABELS_UP_TO:
-            for query, key in np.argwhere(marked):
-                axis.add_patch(Rectangle((key - 0.5, query - 0.5), 1, 1, fill=False, edgecolor=MARKED,
-                                         linewidth=2.5))
-            axis.set_xticks(range(L))
-            axis.set_yticks(range(L))
-            axis.set_xticklabels(names, rotation=90, fontsize=8)
-            axis.set_yticklabels(names, fontsize=8)
-            axis.set_xticks(np.arange(-0.5, L, 1), minor=True)
-            axis.set_yticks(np.arange(-0.5, L, 1), minor=True)
-            axis.grid(which="minor", color=(0.75, 0.75, 0.75), linewidth=0.5)
-            axis.tick_params(which="minor", length=0)
-        elif labels is None:
-            step = max(1, int(np.ceil(L / 10 / 5) * 5))  # about ten numbered ticks, at multiples of 5
-            axis.set_xticks(range(0, L, step))
-            axis.set_yticks(range(0, L, step))
-            axis.tick_params(labelsize=7)
-        else:
-            runs = segments_from_labels(names)
-            centres = [(first + last) / 2 for _, first, last in runs]
-            axis.set_xticks(centres)
-            axis.set_yticks(centres)
-            axis.set_xticklabels([f"{name}\n{first}-{last}" if last > first else f"{name}\n{first}"
-                                  for name, first, last in runs], fontsize=7, rotation=90)
-            axis.set_yticklabels([f"{name} {first}-{last}" if last > first else f"{name} {first}"
-                                  for name, first, last in runs], fontsize=7)
-            for _, first, _last in runs[1:]:
-                axis.axhline(first - 0.5, color=(0.4, 0.4, 0.4), linewidth=0.6)
-                axis.axvline(first - 0.5, color=(0.4, 0.4, 0.4), linewidth=0.6)
+        _label_axes(axis, L, names, labels, marked, Rectangle)
         axis.xaxis.tick_top()
         axis.xaxis.set_label_position("top")
         axis.set_xlabel("key (attended to)", fontsize=9)
@@ -153,3 +125,37 @@ def save_mask_png(path: str | Path, panels: Sequence[Panel], pad: Any, *, labels
     except OSError as error:
         raise UsageError(f"--png {path}: cannot write: {error.strerror or error}") from None
     return target
+
+
+def _label_axes(axis: Any, L: int, names: list[str], labels: Sequence[str] | None, marked: np.ndarray,
+                rectangle: Any) -> None:
+    """Ticks by token (short masks, marked cells outlined), every few tokens, or by named segment."""
+    if L <= TOKEN_LABELS_UP_TO:
+        for query, key in np.argwhere(marked):
+            axis.add_patch(rectangle((key - 0.5, query - 0.5), 1, 1, fill=False, edgecolor=MARKED,
+                                     linewidth=2.5))
+        axis.set_xticks(range(L))
+        axis.set_yticks(range(L))
+        axis.set_xticklabels(names, rotation=90, fontsize=8)
+        axis.set_yticklabels(names, fontsize=8)
+        axis.set_xticks(np.arange(-0.5, L, 1), minor=True)
+        axis.set_yticks(np.arange(-0.5, L, 1), minor=True)
+        axis.grid(which="minor", color=(0.75, 0.75, 0.75), linewidth=0.5)
+        axis.tick_params(which="minor", length=0)
+    elif labels is None:
+        step = max(1, int(np.ceil(L / 10 / 5) * 5))  # about ten numbered ticks, at multiples of 5
+        axis.set_xticks(range(0, L, step))
+        axis.set_yticks(range(0, L, step))
+        axis.tick_params(labelsize=7)
+    else:
+        runs = segments_from_labels(names)
+        centres = [(first + last) / 2 for _, first, last in runs]
+        axis.set_xticks(centres)
+        axis.set_yticks(centres)
+        axis.set_xticklabels([f"{name}\n{first}-{last}" if last > first else f"{name}\n{first}"
+                              for name, first, last in runs], fontsize=7, rotation=90)
+        axis.set_yticklabels([f"{name} {first}-{last}" if last > first else f"{name} {first}"
+                              for name, first, last in runs], fontsize=7)
+        for _, first, _last in runs[1:]:
+            axis.axhline(first - 0.5, color=(0.4, 0.4, 0.4), linewidth=0.6)
+            axis.axvline(first - 0.5, color=(0.4, 0.4, 0.4), linewidth=0.6)

@@ -182,25 +182,7 @@ def document(report: BenchReport, comparison: list[Change] | None, title: str,
         blocks.append(("table", ["target", "why"], [[f"`{t.target}`", t.gate_message] for t in gated_out]))
     if "time_vs_length" in images:
         blocks.append(("img", "time_vs_length", "time against L per implementation"))
-    blocks.append(("h2", "Summary"))
-    rows = []
-    for target in report.targets:
-        reference = _reference(target, report)
-        for size in target.sizes:
-            if size.status != "timed":
-                rows.append([f"`{_short(target.target)}`", _size_label(size), size.status, "-", "-", "-", "-",
-                             size.message])
-                continue
-            speedup = "-"
-            if reference is not None:
-                match = next((s for s in reference.timed if (s.B, s.L) == (size.B, size.L)), None)
-                if match is not None and match.best_s and size.best_s:
-                    speedup = f"{match.best_s / size.best_s:.1f}x"
-            rows.append([f"`{_short(target.target)}`", _size_label(size), format_seconds(size.best_s),
-                         format_seconds(size.bound_best_s), _ratio(size.ratio_to_bound), speedup,
-                         format_bytes(size.peak_memory_bytes), size.output])
-    blocks.append(("table", ["implementation", "B x L", "time", "bound", "x bound", "faster than its baseline",
-                             "peak memory", "output"], rows))
+    blocks += _summary_blocks(report)
     slopes = []
     for target in report.targets:
         bound_slopes, steep = target.slopes(bound=True), target.steep_slopes()
@@ -234,6 +216,44 @@ def document(report: BenchReport, comparison: list[Change] | None, title: str,
                          f"{(c.ratio - 1) * 100:+.0f} %", f"{c.noise * 100:.0f} %",
                          c.verdict.upper() if c.verdict == "regression" else c.verdict]
                         for c in (flagged or comparison)]))
+    blocks += _detail_blocks(report)
+    gates = [[f"`{t.target}`", t.framework, "passed" if t.gate_passed else "FAILED", t.gate_message]
+             for t in report.targets]
+    blocks.append(("h2", "Correctness gate"))
+    blocks.append(("table", ["target", "framework", "gate", "detail"], gates))
+    if report.source:
+        blocks.append(("p", f"Source: `{report.source}`."))
+    return blocks
+
+
+def _summary_blocks(report: BenchReport) -> list[Block]:
+    """The summary table: each size's time, bound, ratio and speed-up over its baseline."""
+    blocks: list[Block] = []
+    blocks.append(("h2", "Summary"))
+    rows = []
+    for target in report.targets:
+        reference = _reference(target, report)
+        for size in target.sizes:
+            if size.status != "timed":
+                rows.append([f"`{_short(target.target)}`", _size_label(size), size.status, "-", "-", "-", "-",
+                             size.message])
+                continue
+            speedup = "-"
+            if reference is not None:
+                match = next((s for s in reference.timed if (s.B, s.L) == (size.B, size.L)), None)
+                if match is not None and match.best_s and size.best_s:
+                    speedup = f"{match.best_s / size.best_s:.1f}x"
+            rows.append([f"`{_short(target.target)}`", _size_label(size), format_seconds(size.best_s),
+                         format_seconds(size.bound_best_s), _ratio(size.ratio_to_bound), speedup,
+                         format_bytes(size.peak_memory_bytes), size.output])
+    blocks.append(("table", ["implementation", "B x L", "time", "bound", "x bound", "faster than its baseline",
+                             "peak memory", "output"], rows))
+    return blocks
+
+
+def _detail_blocks(report: BenchReport) -> list[Block]:
+    """The details table: bytes written, write rate, median, noise and methods."""
+    blocks: list[Block] = []
     blocks.append(("h2", "Details"))
     detail_rows = []
     for target in report.targets:
@@ -245,12 +265,6 @@ def document(report: BenchReport, comparison: list[Change] | None, title: str,
                                 size.memory_method or "-"])
     blocks.append(("table", ["implementation", "B x L", "bytes written", "write rate", "median", "noise (IQR)",
                              "rounds", "bound by", "memory by"], detail_rows))
-    gates = [[f"`{t.target}`", t.framework, "passed" if t.gate_passed else "FAILED", t.gate_message]
-             for t in report.targets]
-    blocks.append(("h2", "Correctness gate"))
-    blocks.append(("table", ["target", "framework", "gate", "detail"], gates))
-    if report.source:
-        blocks.append(("p", f"Source: `{report.source}`."))
     return blocks
 
 

@@ -6,6 +6,7 @@ equivalence checks report it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from ...strategies import ATT_DTYPES, MaskExample
 from ...strategies.families import bit_rows, fits
 from ..engine import CheckState, run_fixed, run_property
 from ..results import Aborted, CheckResult, Counterexample, Failure
-from ..runner import Runner, first_difference, mark
+from ..runner import Call, Runner, first_difference, mark
 from ..units import Check, Context
 
 
@@ -45,27 +46,35 @@ def _property(body_for: Any) -> Any:
     return run
 
 
-def _inputs_unchanged(runner: Runner) -> Any:
-    def body(example: MaskExample) -> None:
-        pad, att = example.pad_masks, example.att_masks
-        call = runner.call_or_none(pad, att)
-        if call is None:
-            return
-        for name, given, before in (("pad_masks", call.pad, pad), ("att_masks", call.att, att)):
-            after = runner.adapter.to_numpy(given)
-            if after.shape != before.shape:
-                raise Failure(f"changed the shape of its {name} input in place, from {list(before.shape)} to "
-                              f"{list(after.shape)}", Counterexample(pad.copy(), att.copy(),
-                                                                     note=f"{name} reshaped in place"))
-            changed = np.argwhere(after != before.astype(after.dtype))
-            if changed.size:
-                b, i = (int(x) for x in changed[0])
-                raise Failure(f"modified its {name} input in place: {name}[{b}, {i}] was "
-                              f"{_plain(before[b, i])}, is {_plain(after[b, i])} after the call "
-                              f"({len(changed)} entr{'ies' if len(changed) > 1 else 'y'} changed)",
-                              Counterexample(pad.copy(), att.copy(), note=f"{name} changed in place"))
+def _after_a_call(judge: Callable[[Runner, np.ndarray, np.ndarray, Call], None]) -> Callable[[Runner], Any]:
+    """A property body that calls once and hands a call that worked to ``judge`` (which raises ``Failure``)."""
 
-    return body
+    def body_for(runner: Runner) -> Any:
+        def body(example: MaskExample) -> None:
+            pad, att = example.pad_masks, example.att_masks
+            call = runner.call_or_none(pad, att)
+            if call is not None:
+                judge(runner, pad, att, call)
+
+        return body
+
+    return body_for
+
+
+def _inputs_unchanged(runner: Runner, pad: np.ndarray, att: np.ndarray, call: Call) -> None:
+    for name, given, before in (("pad_masks", call.pad, pad), ("att_masks", call.att, att)):
+        after = runner.adapter.to_numpy(given)
+        if after.shape != before.shape:
+            raise Failure(f"changed the shape of its {name} input in place, from {list(before.shape)} to "
+                          f"{list(after.shape)}", Counterexample(pad.copy(), att.copy(),
+                                                                 note=f"{name} reshaped in place"))
+        changed = np.argwhere(after != before.astype(after.dtype))
+        if changed.size:
+            b, i = (int(x) for x in changed[0])
+            raise Failure(f"modified its {name} input in place: {name}[{b}, {i}] was "
+                          f"{_plain(before[b, i])}, is {_plain(after[b, i])} after the call "
+                          f"({len(changed)} entr{'ies' if len(changed) > 1 else 'y'} changed)",
+                          Counterexample(pad.copy(), att.copy(), note=f"{name} changed in place"))
 
 
 def _deterministic(runner: Runner) -> Any:
@@ -100,18 +109,11 @@ def _results_stay_valid(runner: Runner) -> Any:
     return body
 
 
-def _no_input_aliasing(runner: Runner) -> Any:
-    def body(example: MaskExample) -> None:
-        pad, att = example.pad_masks, example.att_masks
-        call = runner.call_or_none(pad, att)
-        if call is None:
-            return
-        for name, given in (("pad_masks", call.pad), ("att_masks", call.att)):
-            if runner.adapter.shares_memory(call.result, given):
-                raise Failure(f"the result shares memory with the {name} input (a view of it): changing "
-                              f"{name} later would change the mask", Counterexample(pad.copy(), att.copy()))
-
-    return body
+def _no_input_aliasing(runner: Runner, pad: np.ndarray, att: np.ndarray, call: Call) -> None:
+    for name, given in (("pad_masks", call.pad), ("att_masks", call.att)):
+        if runner.adapter.shares_memory(call.result, given):
+            raise Failure(f"the result shares memory with the {name} input (a view of it): changing "
+                          f"{name} later would change the mask", Counterexample(pad.copy(), att.copy()))
 
 
 def _result_device(context: Context, state: CheckState) -> CheckResult:
@@ -133,12 +135,12 @@ def _result_device(context: Context, state: CheckState) -> CheckResult:
 
 
 INPUTS_UNCHANGED = Check("inputs_unchanged", "the implementation leaves its pad_masks and att_masks inputs as they "
-                         "were", _property(_inputs_unchanged))
+                         "were", _property(_after_a_call(_inputs_unchanged)))
 DETERMINISTIC = Check("deterministic", "two calls on the same input give the same mask", _property(_deterministic))
 RESULTS_STAY_VALID = Check("results_stay_valid", "a result does not change when the implementation is called "
                            "again (no reused buffer)", _property(_results_stay_valid))
 NO_INPUT_ALIASING = Check("no_input_aliasing", "the result does not share memory with an input (a view of pad or "
-                          "att)", _property(_no_input_aliasing))
+                          "att)", _property(_after_a_call(_no_input_aliasing)))
 RESULT_DEVICE = Check("result_device", "the result lives on the inputs' device", _result_device)
 
 
