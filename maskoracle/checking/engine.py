@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,12 +173,13 @@ def fewer_batch_rows(body: Callable[[MaskExample], None], failure: Failure, limi
     return failure
 
 
-def run_settings(*, profile: Profile | None, seed: int | None, max_examples: int | None, db: str | None,
-                 key: str, on_example: Callable[[str, int, int], None] | None = None) -> RunSettings:
-    """How a run's properties search, from its options: the profile's (or Hypothesis's) example budget and
-    shrinking budget, the seed (drawn, or the ci profile's 0), the example database (``maskoracle.database``:
-    none for an explicit seed unless one is named) and its key."""
-    database = resolve_database(db, seed is not None)
+def run_settings(profile: Profile | None, options: Mapping[str, Any], key: str,
+                 on_example: Callable[[str, int, int], None] | None = None) -> RunSettings:
+    """How a run's properties search, from its checked options (``maskoracle.options``): the profile's (or
+    Hypothesis's) example budget and shrinking budget, the seed (drawn, or the ci profile's 0), the example
+    database (``maskoracle.database``: none for an explicit seed unless one is named) and its key."""
+    seed, max_examples = options["seed"], options["max_examples"]
+    database = resolve_database(options["db"], seed is not None)
     if seed is None:
         seed = 0 if profile and profile.derandomize else random.SystemRandom().randrange(2**32)
     if max_examples is None:

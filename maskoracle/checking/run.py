@@ -80,8 +80,7 @@ def check(
     adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), values["att_dtype"])
 
     target = target or describe_target(fn)
-    run = run_settings(profile=profile, seed=values["seed"], max_examples=values["max_examples"], db=values["db"],
-                       key=database_key(target, spec, values), on_example=examples_progress)
+    run = run_settings(profile, values, database_key(target, spec, values), examples_progress)
     values.update(seed=run.seed, max_examples=run.max_examples, profile=profile.name if profile else None)
     context = Context(_runner(fn, spec, values, adapter), values, spec, run, fn, _inputs(spec, values))
     report = CheckReport(target=target, spec=spec.name, options=_report_options(spec, values))
