@@ -84,7 +84,7 @@ def _spec_value(value: Any, flag: str) -> Any:
         return value
     if not isinstance(value, str):
         raise UsageError(f"{flag}: expected a name or a Layout, got {type(value).__name__}")
-    return value  # names are checked where they are resolved (checking/specs.py), files loaded there
+    return value  # names are checked where they are resolved (checking/resolve.py), files loaded there
 
 
 def _max_examples(value: Any, flag: str) -> int | None:

@@ -3,7 +3,7 @@
 | module | what it holds |
 |---|---|
 | ``run.py`` | ``check()``: options checked, spec resolved, plan picked, one loop with the stop rules |
-| ``specs.py`` | ``resolve_spec``: ``spec``/``layout`` arguments as one typed ``ResolvedSpec`` |
+| ``resolve.py`` | ``resolve_spec``: ``spec``/``layout`` arguments as one typed ``ResolvedSpec`` |
 | ``units.py`` | ``Check`` (a named unit) and ``Context`` (what a check is handed) |
 | ``plans/`` | the checks of each plan: ``mask``, ``contract``, ``attention``, ``layout``, ``kv_cache`` |
 | ``engine.py`` | how one check runs: fixed inputs or a Hypothesis property, shrinking, fewest batch rows |

@@ -28,7 +28,7 @@ from .plans.layout import LayoutInputs
 from .plans.mask import MaskInputs
 from .results import CheckReport, CheckResult
 from .runner import MaskFn, Runner, SplitRunner
-from .specs import GROUP_ATT_DTYPES, ResolvedSpec, resolve_spec
+from .resolve import GROUP_ATT_DTYPES, ResolvedSpec, resolve_spec
 from .units import Check, Context, Inputs
 
 

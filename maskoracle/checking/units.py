@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from .engine import CheckState, RunSettings
 from .results import CheckResult
 from .runner import Runner, SplitRunner
-from .specs import ResolvedSpec
+from .resolve import ResolvedSpec
 
 
 class Inputs(Protocol):

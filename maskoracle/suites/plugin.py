@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ..checking import check, check_names
-from ..checking.specs import resolve_spec
+from ..checking.resolve import resolve_spec
 from ..database import chosen_database, open_database
 from ..errors import UsageError
 from ..options import add_check_options, check_options, options_from

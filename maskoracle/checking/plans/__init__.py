@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ...kinds import SPLIT_KINDS
 from ...oracle import invariants_for
-from ..specs import ResolvedSpec
+from ..resolve import ResolvedSpec
 from ..units import Check
 from .attention import ATTENTION_OUTPUTS, BLOCK_MASK_RAGGED, MASKED_VALUES
 from .contract import (

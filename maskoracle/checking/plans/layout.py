@@ -1,6 +1,6 @@
 """The plan of a grouped layout (``maskoracle.layouts``): fuzzing a new layout is defining it and checking.
 
-Two modes, chosen when the spec is resolved (``checking/specs.py``):
+Two modes, chosen when the spec is resolved (``checking/resolve.py``):
 
 - **compiled** (``check(fn, layout=L)`` where ``L`` compiles to ``(pad, att)``): ``fn(pad_masks, att_masks)``
   as for any mask function, fed random instances of ``L`` and compared with ``spec`` (``block_causal``).
