@@ -26,9 +26,9 @@ from .plans import plan_for
 from .plans.kv_cache import DecodingInputs, KvCacheInputs
 from .plans.layout import LayoutInputs
 from .plans.mask import MaskInputs
+from .resolve import GROUP_ATT_DTYPES, ResolvedSpec, resolve_spec
 from .results import CheckReport, CheckResult
 from .runner import MaskFn, Runner, SplitRunner
-from .resolve import GROUP_ATT_DTYPES, ResolvedSpec, resolve_spec
 from .units import Check, Context, Inputs
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .engine import CheckState, RunSettings
+from .resolve import ResolvedSpec
 from .results import CheckResult
 from .runner import Runner, SplitRunner
-from .resolve import ResolvedSpec
 
 
 class Inputs(Protocol):
