@@ -189,6 +189,9 @@ CHECK_OPTIONS: tuple[Option, ...] = (
     Option("timeout", "seconds allowed for one call of the implementation (default 10)", 10.0, parse=seconds,
            normalize=_seconds),
     Option("seed", "seed for a reproducible run (default random)", parse=integer, normalize=_seed),
+    Option("max_shrink_seconds", "seconds a failing property may spend shrinking its counterexample, the smallest "
+           "failure seen so far reported after that (default: the profile's, 4; nightly 60)", parse=seconds,
+           normalize=_optional_seconds, metavar="SECONDS"),
     Option("profile", "dev, ci (derandomised) or nightly (long campaigns); default $MASKORACLE_PROFILE",
            parse=profile_name, normalize=_text, metavar="PROFILE"),  # checked by resolve_profile, $MASKORACLE_PROFILE too
     Option("db", "example database: a directory, redis://HOST:PORT/N, several comma-separated, or 'none' "

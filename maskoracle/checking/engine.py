@@ -184,6 +184,7 @@ def run_settings(profile: Profile | None, options: Mapping[str, Any], key: str,
         seed = 0 if profile and profile.derandomize else random.SystemRandom().randrange(2**32)
     if max_examples is None:
         max_examples = profile.max_examples if profile else settings().max_examples
-    return RunSettings(max_examples=max_examples, seed=seed,
-                       shrink_budget_s=profile.shrink_budget_s if profile else DEFAULT_SHRINK_BUDGET_S,
+    shrink_budget_s = options["max_shrink_seconds"] or (profile.shrink_budget_s if profile else
+                                                        DEFAULT_SHRINK_BUDGET_S)
+    return RunSettings(max_examples=max_examples, seed=seed, shrink_budget_s=shrink_budget_s,
                        database=database, key=key, on_example=on_example)
