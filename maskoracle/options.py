@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,45 @@ def seconds(text: str) -> float:
     if not 0 < value <= MAX_TIMEOUT_S:
         raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds, got {text!r}")
     return value
+
+
+def memory_size(text: str) -> int | None:
+    """``--memory-limit``: ``8G``, ``512M``, a number of bytes, or ``none``."""
+    value = text.strip().lower()
+    if value == "none":
+        return None
+    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    scale = units.get(value[-1:], 1)
+    number = value[:-1] if value[-1:] in units else value
+    try:
+        size = int(float(number.removesuffix("i").removesuffix("b")) * scale)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 8G or 512M, or none; got {text!r}") from None
+    if size <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    return size
+
+
+def _memory(value: Any, flag: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return memory_size(value)
+        except argparse.ArgumentTypeError as error:
+            raise UsageError(f"{flag}: {error}") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UsageError(f"{flag}: expected a number of bytes, got {value!r}")
+    return value
+
+
+def default_memory_limit() -> int:
+    """Half the machine's memory, at most 16 GiB: a leaking implementation cannot take the machine down."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 16 * 2**30
+    return int(min(total // 2, 16 * 2**30))
 
 
 def profile_name(text: str) -> str:
@@ -204,6 +244,12 @@ CHECK_OPTIONS: tuple[Option, ...] = (
            parse=str, normalize=_dtypes, metavar="DTYPES", kinds=MASK_LIKE_KINDS),
     Option("nan_free", "fail attention_outputs on NaN in padded query rows too (they feed losses)", False,
            normalize=_flag, is_flag=True, kinds=MASK_LIKE_KINDS),
+    Option("isolation", "process: the implementation runs in a worker process that cannot end, hang or flood "
+           "the run (the default for a TARGET); in-process: in maskoracle's own process, for pdb (the default for "
+           "a Python callable given to check())", "auto", choices=("auto", "process", "in-process")),
+    Option("memory_limit", "with process isolation: kill the worker when its resident memory passes this (8G, "
+           "512M, none; default half the machine's memory, at most 16G)", default_memory_limit(),
+           parse=memory_size, normalize=_memory, metavar="SIZE"),
 )
 OPTIONS_BY_NAME = {option.name: option for option in CHECK_OPTIONS}
 

@@ -2,7 +2,8 @@
 
 | module | what it holds |
 |---|---|
-| ``run.py`` | ``check()``: options checked, spec resolved, plan picked, one loop with the stop rules |
+| ``api.py`` | ``check()``: the implementation in a worker process (``isolation.py``, ``child.py``) or in this one |
+| ``run.py`` | a run in one process: options checked, spec resolved, plan picked, one loop with the stop rules |
 | ``resolve.py`` | ``resolve_spec``: ``spec``/``layout`` arguments as one typed ``ResolvedSpec`` |
 | ``units.py`` | ``Check`` (a named unit) and ``Context`` (what a check is handed) |
 | ``plans/`` | the checks of each plan: ``mask``, ``contract``, ``attention``, ``layout``, ``kv_cache`` |
@@ -14,7 +15,8 @@
 | ``attention_math.py`` | attention through eager and SDPA with a mask (torch, imported lazily) |
 """
 
+from .api import check
 from .results import CheckReport, CheckResult, Counterexample
-from .run import check, check_names
+from .run import check_names
 
 __all__ = ["CheckReport", "CheckResult", "Counterexample", "check", "check_names"]

@@ -61,7 +61,23 @@ class Counterexample:
             "actual": bits(self.actual),
             "differing_cells": [list(cell) for cell in self.differing_cells(limit=1000)],
             "note": self.note,
+            "compared_rows": bits(self.compared_rows),
         }
+
+    @staticmethod
+    def from_json(payload: dict[str, Any]) -> Counterexample:
+        """The counterexample a ``to_json`` payload describes (a split one where it names a ``split``)."""
+
+        def array(name: str) -> np.ndarray | None:
+            value = payload.get(name)
+            return None if value is None else np.asarray(value, dtype=bool)
+
+        pad, att = np.asarray(payload["pad"], dtype=bool), np.asarray(payload["att"], dtype=bool)
+        fields = (pad, att, array("expected"), array("actual"), array("compared_rows"), payload.get("note", ""))
+        if "split" in payload:
+            return SplitCounterexample(*fields, split=payload["split"], query_offset=payload["query_offset"],
+                                       kind=payload["kind"])
+        return Counterexample(*fields)
 
 
 @dataclass
@@ -89,7 +105,15 @@ class CheckResult:
             "message": self.message,
             "seconds": round(self.seconds, 4),
             "counterexample": self.counterexample.to_json() if self.counterexample else None,
+            "description": self.description,
         }
+
+    @staticmethod
+    def from_json(payload: dict[str, Any]) -> CheckResult:
+        found = payload.get("counterexample")
+        return CheckResult(payload["name"], payload["status"], payload["examples"], payload["message"],
+                           payload["seconds"], Counterexample.from_json(found) if found else None,
+                           payload.get("description", ""))
 
 
 @dataclass
@@ -101,6 +125,8 @@ class CheckReport:
     options: dict[str, Any]
     checks: list[CheckResult] = field(default_factory=list)
     elapsed_s: float = 0.0
+    # How the implementation ran: {"isolation": "process", "peak_memory_bytes": ...} or "in-process" and why.
+    worker: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -118,6 +144,7 @@ class CheckReport:
             "passed": self.passed,
             "elapsed_s": round(self.elapsed_s, 4),
             "checks": [result.to_json() for result in self.checks],
+            "worker": self.worker,
         }
 
 

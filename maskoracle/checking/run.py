@@ -1,4 +1,4 @@
-"""``check()``: validate the options, resolve the spec, pick the plan, and run its checks in one loop.
+"""A run in this process: validate the options, resolve the spec, pick the plan, and run its checks in one loop.
 
 Data flows one way (STYLE.md): strategies -> adapter -> the implementation -> decode -> compare with the
 oracle and the invariants -> ``CheckReport``. The plans (``checking/plans/``) say which checks run on which
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from ..adapters.flex import require_flex, wrap_kind
 from ..errors import UsageError
 from ..kinds import FLEX_KINDS, MASK_LIKE_KINDS, SPLIT_KINDS
 from ..options import CHECK_OPTIONS, check_options, report_options
-from ..profiles import resolve_profile
+from ..profiles import Profile, resolve_profile
 from ..strategies import LAYOUT_PADDINGS
 from ..targets import describe_target
 from .engine import run_settings
@@ -32,38 +33,24 @@ from .runner import MaskFn, Runner, SplitRunner
 from .units import Check, Context, Inputs
 
 
-def check(
-    fn: MaskFn,
-    *,
-    target: str | None = None,
-    checks: Iterable[str] | None = None,
-    progress: Callable[[str, CheckResult | None], None] | None = None,
-    examples_progress: Callable[[str, int, int], None] | None = None,
-    **options: Any,
-) -> CheckReport:
-    """Check ``fn(pad_masks, att_masks) -> mask`` against the oracle; return a ``CheckReport``.
+@dataclass
+class Prepared:
+    """A run's checked options, resolved spec and plan: everything decided before the implementation is seen."""
 
-    >>> from maskoracle.implementations.numpy import block_causal
-    >>> check(block_causal, framework="numpy", max_examples=20, seed=0).passed
-    True
+    values: dict[str, Any]
+    spec: ResolvedSpec
+    plan: tuple[Check, ...]
+    wanted: set[str] | None
+    profile: Profile | None
 
-    ``options`` are those of ``maskoracle check`` (``maskoracle.options.CHECK_OPTIONS``, INTERFACE.md):
-    ``spec``, ``framework``, ``device``, ``layout``, ``padding``, ``pad_queries``, ``att_dtype``,
-    ``max_examples``, ``timeout``, ``seed``, ``profile`` (``dev``, ``ci``, ``nightly``), ``db`` (the example
-    database: a directory, a Redis URL, several comma-separated, or ``"none"``), ``kind``, ``model_dtypes``
-    and ``nan_free``. ``checks`` restricts the run to named checks (``check_names(spec)``);
-    ``progress(name, result)`` is called before (result ``None``) and after each; ``examples_progress(name,
-    passed, planned)`` after each passing example of a random search. Raises ``UsageError`` for a bad option
-    value; a misbehaving ``fn`` never raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run,
-    as Ctrl-C would).
+    @property
+    def names(self) -> list[str]:
+        return [unit.name for unit in self.plan if self.wanted is None or unit.name in self.wanted]
 
-    ``spec`` or ``layout`` may be a grouped ``Layout`` (or the name of a built-in one, or ``path/file.py:NAME``):
-    see ``checking/plans/layout.py``. ``kind`` is the calling convention of ``fn`` (``maskoracle.kinds``):
-    ``mask`` (the default), ``kv_cache``, ``incremental`` (SPEC §5), or a FlexAttention ``mask_mod`` or
-    ``block_mask`` factory, materialised and checked like a mask. ``model_dtypes`` (``"float32,bfloat16"`` or
-    a list) are the dtypes the model runs in: an additive masked value must survive each, and
-    ``attention_outputs`` runs in each; ``nan_free`` fails NaN in padded query rows of attention outputs.
-    """
+
+def prepare(options: dict[str, Any], checks: Iterable[str] | None = None) -> Prepared:
+    """Validate ``options`` (``maskoracle.options``), resolve the spec and pick the plan; ``UsageError`` for
+    anything wrong, before any code of the implementation runs."""
     values = check_options(options)
     spec = resolve_spec(values["spec"], values["layout"])
     values["att_dtype"] = spec.native_att_dtype(values["att_dtype"])
@@ -78,16 +65,31 @@ def check(
     adapter = get_adapter(values["framework"], values["device"])
     # An att dtype the framework cannot build is a usage error, found before any check runs.
     adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), values["att_dtype"])
+    return Prepared(values, spec, plan, wanted, profile)
 
+
+def run_in_process(
+    fn: MaskFn,
+    *,
+    target: str | None = None,
+    checks: Iterable[str] | None = None,
+    progress: Callable[[str, CheckResult | None], None] | None = None,
+    examples_progress: Callable[[str, int, int], None] | None = None,
+    **options: Any,
+) -> CheckReport:
+    """``check()`` in this process: the checks of the plan, in order, with the stop rules."""
+    prepared = prepare(options, checks)
+    values, spec, profile = prepared.values, prepared.spec, prepared.profile
+    adapter = get_adapter(values["framework"], values["device"])
     target = target or describe_target(fn)
     run = run_settings(profile, values, database_key(target, spec, values), examples_progress)
     values.update(seed=run.seed, max_examples=run.max_examples, profile=profile.name if profile else None)
     context = Context(_runner(fn, spec, values, adapter), values, spec, run, fn, _inputs(spec, values))
-    report = CheckReport(target=target, spec=spec.name, options=_report_options(spec, values))
+    report = CheckReport(target=target, spec=spec.name, options=report_options_of(spec, values))
     started = time.perf_counter()
     stopped: str | None = None
-    for unit in plan:
-        if wanted is not None and unit.name not in wanted:
+    for unit in prepared.plan:
+        if prepared.wanted is not None and unit.name not in prepared.wanted:
             continue
         if progress:
             progress(unit.name, None)
@@ -139,7 +141,8 @@ def database_key(target: str, spec: ResolvedSpec, values: dict[str, Any]) -> str
     return key if values["kind"] == "mask" else f"{key}/{values['kind']}"
 
 
-def _report_options(spec: ResolvedSpec, values: dict[str, Any]) -> dict[str, Any]:
+def report_options_of(spec: ResolvedSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report's ``options`` of a run (grouped layouts add their mode and segments)."""
     options = report_options({**values, "layout": spec.layout_name})
     if spec.grouped is not None:
         options.update(group_rule=spec.group_rule, segments=[segment.name for segment in spec.grouped.segments])

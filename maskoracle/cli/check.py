@@ -70,9 +70,10 @@ def _check_with_progress(fn: Any, out: Output, **options: Any) -> CheckReport:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    fn = load_target(args.target)
     out = Output(plain=True if args.plain else None)
-    report = _check_with_progress(fn, out, target=args.target, **options_from(namespace_getter(args)))
+    options = options_from(namespace_getter(args))
+    # A TARGET string: with isolation auto/process the implementation is imported in the worker process only.
+    report = _check_with_progress(args.target, out, target=args.target, **options)
     render_report(report, out)
     if args.json:
         write_json(args.json, report.to_json())

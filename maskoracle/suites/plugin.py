@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ..checking import check, check_names
+from ..checking.isolation import Worker, check_isolated
 from ..checking.resolve import resolve_spec
 from ..database import chosen_database, open_database
 from ..errors import UsageError
@@ -20,12 +21,17 @@ WORKER_SEED_KEY = "maskoracle_seed"
 PREFIX = "--mask-"  # the CLI's options, spelled --mask-NAME
 
 
-@dataclass(frozen=True)
+@dataclass
 class MaskImpl:
-    """A ``--mask-impl`` target and the callable it names."""
+    """A ``--mask-impl`` target; ``fn`` imports it into this process (only the speed suite and
+    ``--mask-isolation in-process`` do: the checks otherwise run it in a worker process)."""
 
     target: str
-    fn: Any
+    worker: Worker | None = None
+
+    @property
+    def fn(self) -> Any:
+        return load_target(self.target)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,13 +81,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_XdistController(), "maskoracle-xdist-controller")
-    impls = []
-    for target in targets:
-        try:
-            impls.append(MaskImpl(target, load_target(target)))
-        except UsageError as error:
-            raise pytest.UsageError(f"--mask-impl: {error}") from None
     options = _options(config)
+    impls = [_impl(target, options) for target in targets]
     try:
         checked = check_options({name: value for name, value in options.items() if name not in ("seed", "db")},
                                 prefix=PREFIX)
@@ -95,6 +96,30 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(error)) from None
     config._maskoracle_grouped = grouped is not None  # type: ignore[attr-defined]
     config._maskoracle_impls = impls  # type: ignore[attr-defined]
+
+
+def _impl(target: str, options: dict[str, Any]) -> MaskImpl:
+    """The ``--mask-impl`` target, imported where its checks will run: a worker process (kept warm for the
+    session) or, with ``--mask-isolation in-process``, this one. A target that cannot be imported, or whose
+    import ends its process, stops the run with a usage error."""
+    try:
+        if options["isolation"] == "in-process":
+            load_target(target)
+            return MaskImpl(target)
+        worker = Worker(options["memory_limit"])
+        problem = worker.probe(target, options)
+    except UsageError as error:
+        raise pytest.UsageError(f"--mask-impl: {error}") from None
+    if problem is not None:
+        worker.close()
+        raise pytest.UsageError(f"--mask-impl: {problem}")
+    return MaskImpl(target, worker)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for impl in getattr(config, "_maskoracle_impls", []):
+        if impl.worker is not None:
+            impl.worker.close()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -166,7 +191,10 @@ def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any], pytestconf
             pytest.skip(f"{name}: not a check of grouped layouts (checking/plans/layout.py)" if grouped
                         else f"{name} is not a check of --mask-kind {kind}")
         try:
-            report = check(mask_impl.fn, target=mask_impl.target, checks=[name], **mask_options)
+            if mask_impl.worker is None:
+                report = check(mask_impl.fn, target=mask_impl.target, checks=[name], **mask_options)
+            else:
+                report = check_isolated(mask_impl.target, checks=[name], worker=mask_impl.worker, **mask_options)
         except UsageError as error:
             raise pytest.UsageError(f"maskoracle: {error}") from None
         result = report.checks[0]
