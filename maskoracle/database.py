@@ -18,6 +18,7 @@ so the checks of one process share one Redis connection (pinged once, when first
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -101,7 +102,42 @@ def _open_redis(url: str, option: str) -> ExampleDatabase:
         raise UsageError(f"{option}: bad Redis URL {url!r}: {error}") from None
     except redis.RedisError as error:
         raise UsageError(f"{option}: cannot reach Redis at {url}: {_one_line(error)}") from None
-    return RedisExampleDatabase(client, expire_after=REDIS_EXPIRE_AFTER, key_prefix=REDIS_KEY_PREFIX)
+    return TolerantDatabase(RedisExampleDatabase(client, expire_after=REDIS_EXPIRE_AFTER, key_prefix=REDIS_KEY_PREFIX),
+                            url)
+
+
+class TolerantDatabase(ExampleDatabase):
+    """A database that may go away mid-run (a Redis outage): its failures become one warning, not failed checks.
+
+    Once it fails, it is left alone for the rest of the process; beside other databases (``a,b``) they go on.
+    """
+
+    def __init__(self, inner: ExampleDatabase, name: str) -> None:
+        super().__init__()
+        self.inner, self.name, self.broken = inner, name, False
+
+    def _guard(self, action: Any, default: Any = None) -> Any:
+        if self.broken:
+            return default
+        try:
+            return action()
+        except Exception as error:  # the server went away, timed out, refused: the run goes on without it
+            self.broken = True
+            warnings.warn(f"maskoracle: example database {self.name} stopped answering ({_one_line(error)}); "
+                          "the run goes on without it", RuntimeWarning, stacklevel=2)
+            return default
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self._guard(lambda: self.inner.save(key, value))
+
+    def fetch(self, key: bytes) -> Any:
+        yield from self._guard(lambda: list(self.inner.fetch(key)), [])
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self._guard(lambda: self.inner.delete(key, value))
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        self._guard(lambda: self.inner.move(src, dest, value))
 
 
 def _one_line(error: Any) -> str:

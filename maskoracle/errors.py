@@ -5,3 +5,12 @@ from __future__ import annotations
 
 class UsageError(ValueError):
     """A bad option or an unusable target: reported in one line, exit status 2."""
+
+
+def short_error(error: BaseException) -> str:
+    """``Type: first line of the message``; never raises, even for an exception whose ``__str__`` does."""
+    try:
+        text = str(error).strip().splitlines()
+    except Exception:
+        text = []
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import UsageError, short_error
 
 
 def describe_target(fn: Any) -> str:
@@ -49,9 +49,7 @@ def import_module(module_part: str, target: str) -> Any:
     except UsageError:
         raise
     except BaseException as error:  # the user's module may raise anything, SystemExit included
-        text = str(error).strip().splitlines()
-        reason = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-        raise UsageError(f"TARGET {target!r} cannot be imported: {reason}") from None
+        raise UsageError(f"TARGET {target!r} cannot be imported: {short_error(error)}") from None
 
 
 def _import_file(path: Path, target: str) -> Any:

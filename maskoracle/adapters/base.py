@@ -89,6 +89,8 @@ class TorchAdapter(Adapter):
         except Exception as error:  # an unknown device string, or CUDA absent
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise UsageError(f"--device {device} is not usable with torch: {message}") from None
+        if self.torch_device.type == "meta":
+            raise UsageError("--device meta holds no data: a mask there cannot be read; use cpu or cuda")
         super().__init__(device)
 
     def inputs(self, pad: np.ndarray, att: np.ndarray, att_dtype: str) -> tuple[Any, Any]:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import short_error
 from .results import Aborted, Failure
 
 
@@ -69,15 +70,6 @@ def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], timeout: floa
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
-
-
-def short_error(error: BaseException) -> str:
-    """``Type: first line of the message``; never raises, even for an exception whose ``__str__`` does."""
-    try:
-        text = str(error).strip().splitlines()
-    except Exception:
-        text = []
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def call_implementation(fn: Callable[..., Any], arguments: tuple[Any, ...], timeout: float, where: str,

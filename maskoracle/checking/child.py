@@ -41,6 +41,7 @@ def _bits_of(value: Any) -> list[list[int]] | None:
 
 def watched(fn: Callable[..., Any], send: Callable[[dict[str, Any]], None]) -> Callable[..., Any]:
     """``fn`` telling the parent when each call starts and returns, so that the parent can time it."""
+    worker_pid = os.getpid()
 
     def call(*arguments: Any) -> Any:
         shapes = [list(getattr(argument, "shape", ())) for argument in arguments]
@@ -51,6 +52,8 @@ def watched(fn: Callable[..., Any], send: Callable[[dict[str, Any]], None]) -> C
             event["pad"], event["att"] = _bits_of(arguments[0]), _bits_of(arguments[1])
         send(event)
         result = fn(*arguments)
+        if os.getpid() != worker_pid:  # the implementation forked and this is its copy: it must not report
+            os._exit(0)
         send({"event": "returned"})
         return result
 

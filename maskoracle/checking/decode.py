@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..adapters.base import Adapter
-from .calling import short_error
+from ..errors import short_error
 
 # SPEC §6: allowed <=> value == 0; masked <=> value <= -1e4 (finite) or -inf; anything else is a failure.
 MASKED_THRESHOLD = -1e4

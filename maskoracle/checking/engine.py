@@ -19,9 +19,9 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
 
 from ..database import resolve_database
+from ..errors import short_error
 from ..profiles import DEFAULT_SHRINK_BUDGET_S, Profile
 from ..strategies import MaskExample
-from .calling import short_error
 from .results import Aborted, CheckResult, Counterexample, Failure
 
 
@@ -78,7 +78,7 @@ def _size(counterexample: Counterexample) -> tuple[int, int, int]:
 
 
 def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample], None], run: RunSettings,
-                 max_examples: int | None = None) -> CheckResult:
+                 max_examples: int | None = None, database_key: str = "") -> CheckResult:
     """A Hypothesis property over ``strategy``; on failure, the shrunk counterexample.
 
     Shrinking stops ``run.shrink_budget_s`` seconds after the first failure, keeping the smallest failure
@@ -107,7 +107,9 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
 
     # Hypothesis keys saved examples by the test function; ours is the same function for every target and
     # check, so the key gets what tells them apart (the hook Hypothesis's own stateful testing uses).
-    prop._hypothesis_internal_add_digest = f"{run.key}/{state.name}".encode()  # type: ignore[attr-defined]
+    # A second search of the same check (the small-regime retry) keeps its own key: replaying the first one's
+    # long failures through another strategy would delete them from the database.
+    prop._hypothesis_internal_add_digest = f"{run.key}/{state.name}{database_key}".encode()  # type: ignore[attr-defined]
     if run.database is None:
         prop = hypothesis_seed(run.seed)(prop)
     else:

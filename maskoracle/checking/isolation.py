@@ -95,7 +95,7 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "maskoracle.checking.child", str(write_end)],
             stdin=subprocess.PIPE, stdout=self.output, stderr=subprocess.STDOUT, pass_fds=(write_end,),
-            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            start_new_session=True, env=_worker_environment())
         os.close(write_end)
         self.events = os.fdopen(read_end, "rb", buffering=0)
 
@@ -198,6 +198,13 @@ class Worker:
                 name = f"signal {-code}"
             return f"was killed by {name}"
         return f"exited with code {code}"
+
+
+def _worker_environment() -> dict[str, str]:
+    """The worker finds modules where this process does: its ``sys.path`` (a test's or a notebook's additions
+    included), ahead of ``PYTHONPATH``."""
+    path = [entry for entry in sys.path if entry] + [os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(entry for entry in path if entry), "PYTHONUNBUFFERED": "1"}
 
 
 def _follow(worker: Worker, outcome: Outcome, timeout: float, on_event: Callable[[dict[str, Any]], None]

@@ -19,7 +19,7 @@ from ..reports.terminal import Output, block_line, render_failure, render_mask, 
 from ..targets import load_target
 from ..zoo import selftest as zoo_selftest
 from ..zoo import zoo_entries
-from .io import EXIT_FAILED, EXIT_PASSED, write_json
+from .io import EXIT_FAILED, EXIT_PASSED, json_path, write_json
 
 PLAIN_PROGRESS_EVERY_S = 30.0  # piped output (CI logs): a line per long-running check at most this often
 
@@ -70,13 +70,14 @@ def _check_with_progress(fn: Any, out: Output, **options: Any) -> CheckReport:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    report_path = json_path(args.json)
     out = Output(plain=True if args.plain else None)
     options = options_from(namespace_getter(args))
     # A TARGET string: with isolation auto/process the implementation is imported in the worker process only.
     report = _check_with_progress(args.target, out, target=args.target, **options)
     render_report(report, out)
-    if args.json:
-        write_json(args.json, report.to_json())
+    if report_path is not None:
+        write_json(report_path, report.to_json())
     return EXIT_PASSED if report.passed else EXIT_FAILED
 
 

@@ -60,10 +60,25 @@ def layout_instance(args: argparse.Namespace) -> tuple[Any, Any]:
 
 # --- leaks -------------------------------------------------------------------------------------------------
 
+# The loop oracle and the path search are written to be read, not to be fast: beyond these lengths a command
+# would run for minutes, so it says so at once (the checks of long inputs are `maskoracle check`'s business).
+EXPLAIN_MAX_TOKENS = 512
+LEAKS_MAX_TOKENS = 400
+
+
+def within_limit(tokens: int, limit: int, command: str) -> None:
+    """``UsageError`` for an input longer than ``command`` answers in seconds."""
+    if tokens > limit:
+        raise UsageError(f"{tokens} tokens is more than {command} takes ({limit}): it shows or searches every "
+                         f"(query, key) pair; try a shorter instance (--lengths) or check long inputs with "
+                         "maskoracle check")
+
+
 def leaks_input(args: argparse.Namespace) -> dict[str, Any]:
     """The mask to analyse: from ``--pad/--att/--spec``, or from ``--layout`` (an instance of it)."""
     if args.layout:
         layout, instance = layout_instance(args)
+        within_limit(instance.length, LEAKS_MAX_TOKENS, "maskoracle leaks")
         pad = np.array([instance.pad], dtype=bool)
         if args.spec:
             if instance.att is None:
@@ -81,6 +96,7 @@ def leaks_input(args: argparse.Namespace) -> dict[str, Any]:
         return {"pad": pad, "att": att, "mask": mask, "spec": spec, "labels": labels, "segments": segments,
                 "layout": layout, "has_att": instance.att is not None}
     pad, att = pad_att_from_args(args)
+    within_limit(pad.shape[1], LEAKS_MAX_TOKENS, "maskoracle leaks")
     spec = args.spec or "block_causal"
     mask = reference_mask(pad, att, spec=spec, pad_queries=args.pad_queries)
     return {"pad": pad, "att": att, "mask": mask, "spec": spec, "labels": _labels(args.labels, pad.shape[1]),
@@ -233,6 +249,7 @@ def run_explain_layout(args: argparse.Namespace) -> int:
     """``explain --layout``: a layout's segments, whether it compiles to ``(pad, att)`` (or why not), and the
     mask of one instance with segment labels; ``--vs SPEC`` compares it with that spec on the compiled att."""
     layout, instance = layout_instance(args)
+    within_limit(instance.length, EXPLAIN_MAX_TOKENS, "maskoracle explain")
     out = Output(plain=True if args.plain else None)
     pad = np.array([instance.pad], dtype=bool)
     mask = reference_mask(pad, np.array([instance.segment_ids]), spec=layout, pad_queries=args.pad_queries)
@@ -280,6 +297,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if getattr(args, "layout", None):
         return run_explain_layout(args)
     pad, att = pad_att_from_args(args)
+    within_limit(pad.shape[1], EXPLAIN_MAX_TOKENS, "maskoracle explain")
     labels = [label.strip() for label in args.labels.split(",")] if args.labels else None
     if labels is not None and len(labels) != pad.shape[1]:
         raise UsageError(f"--labels has {len(labels)} names for {pad.shape[1]} tokens")

@@ -44,13 +44,36 @@ def parse_bit_rows(text: str, option: str) -> list[list[bool]]:
     return rows
 
 
-def write_json(path: str, payload: Any) -> None:
-    """Write JSON atomically: a reader never sees half a report, and a failed write keeps the old one."""
-    target = Path(path)
+def json_path(path: str | None, option: str = "--json") -> Path | None:
+    """Where ``--json`` writes, checked before the run starts: an empty path, a folder, or a place that cannot
+    be written is a usage error now, not after a long run. A symbolic link is followed (the link stays).
+    The path is made absolute, so an implementation that changes the working directory cannot move it."""
+    if path is None:
+        return None
+    if not path.strip():
+        raise UsageError(f"{option}: empty path; give a file name such as report.json")
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a directory; give a file name")
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot write in {folder}")
+    return target
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    """Write JSON atomically: a reader never sees half a report, and a failed write keeps the old one. The file
+    gets the permissions a new file gets here (the umask's), a symbolic link is followed, not replaced."""
+    target = Path(os.path.realpath(path))
     temporary: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(payload, stream, indent=2, ensure_ascii=False)
             stream.write("\n")
@@ -61,8 +84,6 @@ def write_json(path: str, payload: Any) -> None:
     finally:
         if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
-
-
 
 
 def pad_att_from_args(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:

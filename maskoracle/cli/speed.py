@@ -144,6 +144,9 @@ def update_readme(readme: str, report: Any, directory: str) -> None:
 def run_report(args: argparse.Namespace) -> int:
     report = load_bench_files(args.inputs)
     comparison = compare(report, load_bench_files([args.baseline])) if args.baseline else None
+    if comparison is not None and not comparison:
+        raise UsageError(f"--baseline {args.baseline}: no timing in it matches one of this run (same target and "
+                         "B x L); nothing was compared")
     written = write_report(report, args.output, comparison=comparison, title=args.title)
     out = Output(plain=True if args.plain else None)
     for path in written:

@@ -122,6 +122,8 @@ def save_mask_png(path: str | Path, panels: Sequence[Panel], pad: Any, *, labels
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(target)
+    except ValueError as error:  # matplotlib knows no such format: --png out.xyz
+        raise UsageError(f"--png {path}: {_one_line_of(error)}; use a .png file name") from None
     except OSError as error:
         raise UsageError(f"--png {path}: cannot write: {error.strerror or error}") from None
     return target
@@ -159,3 +161,8 @@ def _label_axes(axis: Any, L: int, names: list[str], labels: Sequence[str] | Non
         for _, first, _last in runs[1:]:
             axis.axhline(first - 0.5, color=(0.4, 0.4, 0.4), linewidth=0.6)
             axis.axvline(first - 0.5, color=(0.4, 0.4, 0.4), linewidth=0.6)
+
+
+def _one_line_of(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -47,6 +47,8 @@ def load_bench_file(path: str) -> BenchReport:
         data = json.loads(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not a text file") from None
+    except RecursionError:  # nested deeper than any bench file
+        raise UsageError(f"{path}: not a bench JSON file (nested too deeply)") from None
     except json.JSONDecodeError as error:
         raise UsageError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
     except OSError as error:

@@ -62,7 +62,9 @@ def _status_mark(result: CheckResult) -> str:
 def render_summary(report: CheckReport, out: Output) -> None:
     """One line per check: mark, name, examples, seconds, message."""
     verdict = "PASSED" if report.passed else "FAILED"
-    header = f"maskoracle check {report.target}  spec={report.spec}  {verdict} in {report.elapsed_s:.2f} s"
+    seed = report.options.get("seed")
+    header = f"maskoracle check {report.target}  spec={report.spec}  {verdict} in {report.elapsed_s:.2f} s" + \
+        ("" if seed is None else f"  seed={seed}")
     if out.rich:
         from rich.table import Table
 

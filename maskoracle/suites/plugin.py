@@ -10,11 +10,12 @@ import pytest
 
 from ..checking import check, check_names
 from ..checking.isolation import Worker, check_isolated
-from ..checking.resolve import resolve_spec
+from ..checking.run import prepare
 from ..database import chosen_database, open_database
 from ..errors import UsageError
-from ..options import add_check_options, check_options, options_from
+from ..options import add_check_options, options_from
 from ..reports.terminal import Output, render_failure
+from ..speed.bench import WORKLOADS
 from ..targets import load_target
 
 WORKER_SEED_KEY = "maskoracle_seed"
@@ -82,13 +83,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_XdistController(), "maskoracle-xdist-controller")
     options = _options(config)
-    impls = [_impl(target, options) for target in targets]
     try:
-        checked = check_options({name: value for name, value in options.items() if name not in ("seed", "db")},
-                                prefix=PREFIX)
-        grouped = resolve_spec(checked["spec"], checked["layout"]).grouped
+        # Every --mask-* value checked as check() checks it (a --mask-device that is not there included),
+        # before any implementation is imported.
+        grouped = prepare({name: value for name, value in options.items() if name not in ("seed", "db")}).spec.grouped
+        workload = config.getoption("--mask-bench-workload")
+        if workload not in WORKLOADS:
+            raise UsageError(f"--mask-bench-workload: unknown workload {workload!r}; choose from "
+                             f"{', '.join(WORKLOADS)}")
     except UsageError as error:
-        raise pytest.UsageError(str(error)) from None
+        raise pytest.UsageError(str(error).replace("--", PREFIX, 1) if str(error).startswith("--") and
+                                not str(error).startswith(PREFIX) else str(error)) from None
+    impls = [_impl(target, options) for target in targets]
     if options["db"] is not None:
         try:
             open_database(options["db"], "--mask-db")  # a database that cannot be opened stops the run here

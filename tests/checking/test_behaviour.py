@@ -104,8 +104,13 @@ def test_keyboard_interrupt_stops_the_run(capsys, tmp_path) -> None:
     module.write_text("def fn(pad, att):\n    raise KeyboardInterrupt\n")
     with pytest.raises(KeyboardInterrupt):
         check(lambda pad, att: (_ for _ in ()).throw(KeyboardInterrupt()), **FAST)
-    assert main(["check", f"{module}:fn", "--seed", "1"]) == 130
+    # In maskoracle's own process a KeyboardInterrupt is the person at the terminal: stop, exit 130.
+    assert main(["check", f"{module}:fn", "--seed", "1", "--isolation", "in-process"]) == 130
     assert capsys.readouterr().err.strip() == "maskoracle check: interrupted"
+    # In a worker process it cannot be (Ctrl-C reaches maskoracle, not the worker's own session): the worker
+    # died of it, and that is the implementation's failure.
+    assert main(["check", f"{module}:fn", "--seed", "1", "--plain"]) == 1
+    assert "killed by SIGINT" in capsys.readouterr().out
 
 
 def test_result_on_another_device_fails_result_device(monkeypatch) -> None:

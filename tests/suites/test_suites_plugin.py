@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,25 @@ def test_plugin_stays_out_of_unrelated_test_runs(pytester):
     result.assert_outcomes(passed=1)
     assert "maskoracle:" not in result.stdout.str()
     assert "--mask-impl" in pytester.runpytest_subprocess("--help").stdout.str()
+
+
+HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "hostile.py"
+
+
+def test_a_worker_death_fails_that_test_and_the_session_reaches_its_summary(pytester):
+    """``os._exit(0)`` inside the implementation: the tests it runs in fail, the others pass, junit is written."""
+    junit = pytester.path / "junit.xml"
+    result = run_suites(pytester, "--mask-impl", f"{HOSTILE}:exits_zero", "--mask-framework", "numpy",
+                        "--mask-max-examples", "10", "--mask-seed", "1", f"--junitxml={junit}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] >= 1 and outcomes["passed"] >= 1
+    assert "exited with code 0" in output_of(result)
+    assert junit.is_file() and "exited with code 0" in junit.read_text()
+
+
+def test_a_target_whose_import_exits_is_a_usage_error_not_a_pass(pytester):
+    target = Path(__file__).resolve().parents[1] / "fixtures" / "exits_at_import.py"
+    result = run_suites(pytester, "--mask-impl", f"{target}:fn", "--mask-framework", "numpy")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "the worker process importing it exited with code 0" in output_of(result)

@@ -99,7 +99,8 @@ def _equivalence(context: Context, state: CheckState) -> CheckResult:
     if small is not None and result.status == "failed" and found is not None and found.shape[1] > SMALL_MAX_LENGTH:
         # Hypothesis cannot always shrink a long failure into the small regime; look there once more, and
         # keep the long counterexample only if the bug really needs length (size-dependent bugs do).
-        again = run_property(CheckState(state.name, state.description), small, _compare(context), context.run)
+        again = run_property(CheckState(state.name, state.description), small, _compare(context), context.run,
+                             database_key="/small")
         if again.status == "failed" and again.counterexample is not None:
             again.examples += result.examples
             again.seconds += result.seconds

@@ -1,0 +1,118 @@
+"""The implementation in a worker process (``checking/isolation.py``): whatever it does to its own process,
+the run ends with a report, the JSON file is written, and the exit status is 0 only when every check passed."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from maskoracle import check
+from maskoracle.checking.isolation import grace_seconds
+from maskoracle.cli import main
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+HOSTILE = FIXTURES / "hostile.py"
+FAST = ["--framework", "numpy", "--seed", "1", "--max-examples", "10", "--db", "none", "--plain"]
+
+
+def run_cli(tmp_path: Path, name: str, *extra: str) -> tuple[int, dict, str]:
+    out = tmp_path / "report.json"
+    code = main(["check", f"{HOSTILE}:{name}", *FAST, "--json", str(out), *extra])
+    return code, json.loads(out.read_text()), name
+
+
+def failed(report: dict) -> list[dict]:
+    return [entry for entry in report["checks"] if entry["status"] == "failed"]
+
+
+@pytest.mark.parametrize(("name", "cause"), [
+    ("exits_zero", "exited with code 0"),
+    ("exits_three", "exited with code 3"),
+    ("segfaults", "was killed by SIGSEGV"),
+    ("aborts", "was killed by SIGABRT"),
+    ("terminates_itself", "was killed by SIGTERM"),
+])
+def test_a_worker_that_ends_fails_the_check_it_was_in(tmp_path, name, cause) -> None:
+    code, report, _ = run_cli(tmp_path, name)
+    assert code == 1
+    assert report["passed"] is False
+    first = failed(report)[0]
+    assert first["name"] == "spec_examples"  # the first check with an input longer than 3 tokens
+    assert cause in first["message"] and "during a call on input [B, L] = [1, " in first["message"]
+    assert first["counterexample"]["pad"] is not None  # the input of the call in flight
+    later = report["checks"][[entry["name"] for entry in report["checks"]].index("spec_examples") + 1:]
+    assert later and all(entry["status"] == "skipped" and "not run" in entry["message"] for entry in later)
+    assert report["worker"]["isolation"] == "process"
+
+
+def test_an_import_that_exits_zero_is_a_failed_check(tmp_path) -> None:
+    out = tmp_path / "report.json"
+    code = main(["check", f"{FIXTURES / 'exits_at_import.py'}:fn", *FAST, "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert code == 1
+    assert "exited with code 0 while importing the TARGET" in failed(report)[0]["message"]
+
+
+def test_a_call_that_defeats_the_time_limit_is_killed_near_it(tmp_path) -> None:
+    """The subject is the time limit itself: the run must end within the limit, its grace and a worker's
+    start-up (a few seconds on a loaded machine), not hang."""
+    started = time.monotonic()
+    code, report, _ = run_cli(tmp_path, "swallows_everything", "--timeout", "1")
+    elapsed = time.monotonic() - started
+    assert code == 1
+    message = failed(report)[0]["message"]
+    assert "timed out" in message and "was killed" in message
+    assert elapsed < 1 + grace_seconds(1) + 15
+
+
+def test_threads_and_forks_left_behind_do_not_keep_or_confuse_the_run(tmp_path) -> None:
+    code, report, _ = run_cli(tmp_path, "leaves_a_thread", "--max-examples", "3")
+    assert code == 0 and report["passed"]
+    code, report, _ = run_cli(tmp_path, "forks")
+    assert code == 0 and report["passed"], failed(report)
+    assert threading.active_count() < 20  # nothing of the worker's lives in this process
+
+
+def test_output_is_captured_and_shown_as_an_excerpt(tmp_path, capsys) -> None:
+    code, report, _ = run_cli(tmp_path, "chatty")
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "chatter" not in printed  # never on the terminal: the worker's output goes to a file
+    first = failed(report)[0]
+    assert "cell" in first["message"]  # an ordinary failure: no worker death
+
+
+def test_chdir_and_closed_stdout_in_the_implementation_do_not_touch_the_report(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("changes_directory", "closes_stdout"):
+        code = main(["check", f"{HOSTILE}:{name}", *FAST, "--json", "relative.json"])
+        assert code == 0
+        assert json.loads((tmp_path / "relative.json").read_text())["passed"] is True
+        os.remove(tmp_path / "relative.json")
+
+
+def test_a_leak_past_the_memory_limit_is_killed_and_named(tmp_path) -> None:
+    code, report, _ = run_cli(tmp_path, "leaks", "--memory-limit", "700M")
+    assert code == 1
+    assert "killed for memory" in failed(report)[0]["message"]
+    assert report["worker"]["peak_memory_bytes"] > 500 * 2**20
+
+
+def test_check_of_a_target_string_runs_in_a_worker_and_of_a_closure_in_process() -> None:
+    report = check(f"{HOSTILE}:exits_zero", framework="numpy", seed=1, max_examples=5, db="none")
+    assert not report.passed and report.worker["isolation"] == "process"
+
+    def closure(pad, att):
+        from maskoracle.implementations.numpy import block_causal
+
+        return block_causal(pad, att)
+
+    report = check(closure, framework="numpy", seed=1, max_examples=5, db="none", checks=["spec_examples"])
+    assert report.passed and report.worker == {"isolation": "in-process"}
+    with pytest.raises(Exception, match="cannot be imported"):
+        check(closure, framework="numpy", isolation="process")
