@@ -67,7 +67,6 @@ def check(
                               examples_progress=examples_progress, **options)
     if named is not None:  # in-process by request
         fn = load_target(named)
-    report = run_in_process(fn, target=target or named, checks=checks, progress=progress,
-                            examples_progress=examples_progress, **options)
+    report = run_in_process(fn, options, target or named, checks, progress, examples_progress)
     report.worker = {"isolation": "in-process"}
     return report

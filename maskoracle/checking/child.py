@@ -79,8 +79,8 @@ def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None], loaded:
         send({"event": "examples", "check": name, "passed": passed, "planned": planned})
 
     try:
-        report = run_in_process(watched(loaded[target], send), target=target, checks=job["checks"],
-                                progress=progress, examples_progress=examples, **job["options"])
+        report = run_in_process(watched(loaded[target], send), job["options"], target, job["checks"], progress,
+                                examples)
     except UsageError as error:
         send({"event": "usage_error", "message": str(error)})
         return

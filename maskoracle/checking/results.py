@@ -137,15 +137,11 @@ class CheckReport:
         return [result for result in self.checks if not result.passed]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "spec": self.spec,
-            "options": self.options,
-            "passed": self.passed,
-            "elapsed_s": round(self.elapsed_s, 4),
-            "checks": [result.to_json() for result in self.checks],
-            "worker": self.worker,
-        }
+        """INTERFACE's JSON report: target, spec, options, passed, elapsed_s, checks (and how it ran: worker)."""
+        payload: dict[str, Any] = {name: getattr(self, name) for name in ("target", "spec", "options", "passed")}
+        payload.update(elapsed_s=round(self.elapsed_s, 4), checks=[result.to_json() for result in self.checks],
+                       worker=self.worker)
+        return payload
 
 
 @dataclass

@@ -68,15 +68,13 @@ def prepare(options: dict[str, Any], checks: Iterable[str] | None = None) -> Pre
     return Prepared(values, spec, plan, wanted, profile)
 
 
-def run_in_process(
-    fn: MaskFn,
-    *,
-    target: str | None = None,
-    checks: Iterable[str] | None = None,
-    progress: Callable[[str, CheckResult | None], None] | None = None,
-    examples_progress: Callable[[str, int, int], None] | None = None,
-    **options: Any,
-) -> CheckReport:
+Progress = Callable[[str, CheckResult | None], None]  # (check name, None before / its result after)
+ExamplesProgress = Callable[[str, int, int], None]  # (check name, examples passed, examples planned)
+
+
+def run_in_process(fn: MaskFn, options: dict[str, Any], target: str | None = None,
+                   checks: Iterable[str] | None = None, progress: Progress | None = None,
+                   examples_progress: ExamplesProgress | None = None) -> CheckReport:
     """``check()`` in this process: the checks of the plan, in order, with the stop rules."""
     prepared = prepare(options, checks)
     values, spec, profile = prepared.values, prepared.spec, prepared.profile
