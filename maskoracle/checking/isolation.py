@@ -291,7 +291,7 @@ def check_isolated(target: str, *, checks: Any = None,
                    examples_progress: Callable[[str, int, int], None] | None = None,
                    worker: Worker | None = None, **options: Any) -> CheckReport:
     """``check()`` of a TARGET string in a worker process (module docstring); the parent owns the report."""
-    prepared = prepare(options, checks)
+    prepared = prepare(options, checks, framework_here=False)  # the worker imports the framework, not us
     values = resolve_run_values(prepared)
     descriptions = {unit.name: unit.description for unit in prepared.plan}
     own_worker = worker is None

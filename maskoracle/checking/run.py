@@ -48,9 +48,10 @@ class Prepared:
         return [unit.name for unit in self.plan if self.wanted is None or unit.name in self.wanted]
 
 
-def prepare(options: dict[str, Any], checks: Iterable[str] | None = None) -> Prepared:
+def prepare(options: dict[str, Any], checks: Iterable[str] | None = None, *, framework_here: bool = True) -> Prepared:
     """Validate ``options`` (``maskoracle.options``), resolve the spec and pick the plan; ``UsageError`` for
-    anything wrong, before any code of the implementation runs."""
+    anything wrong, before any code of the implementation runs. ``framework_here=False`` leaves the framework's
+    own checks (device, att dtype) to the worker process, so that this one never imports torch or JAX."""
     values = check_options(options)
     spec = resolve_spec(values["spec"], values["layout"])
     values["att_dtype"] = spec.native_att_dtype(values["att_dtype"])
@@ -62,9 +63,10 @@ def prepare(options: dict[str, Any], checks: Iterable[str] | None = None) -> Pre
     if unknown:
         raise UsageError(f"unknown check {sorted(unknown)[0]!r}; choose from {', '.join(names)}")
     profile = resolve_profile(values["profile"])
-    adapter = get_adapter(values["framework"], values["device"])
-    # An att dtype the framework cannot build is a usage error, found before any check runs.
-    adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), values["att_dtype"])
+    if framework_here:
+        adapter = get_adapter(values["framework"], values["device"])
+        # An att dtype the framework cannot build is a usage error, found before any check runs.
+        adapter.inputs(np.ones((1, 1), dtype=bool), np.ones((1, 1), dtype=bool), values["att_dtype"])
     return Prepared(values, spec, plan, wanted, profile)
 
 
