@@ -9,6 +9,7 @@ the input's shape, and its bits when small), ``examples`` during a search, ``don
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import resource
@@ -37,6 +38,18 @@ def _bits_of(value: Any) -> list[list[int]] | None:
         return (np.asarray(value) != 0).astype(int).tolist()
     except Exception:
         return None
+
+
+def packed(array: np.ndarray) -> dict[str, Any]:
+    """A bool array as JSON: its shape and its bits, packed and base64-encoded."""
+    return {"shape": list(array.shape),
+            "bits": base64.b64encode(np.packbits(np.asarray(array, dtype=bool).ravel()).tobytes()).decode()}
+
+
+def unpacked(payload: dict[str, Any]) -> np.ndarray:
+    shape = tuple(payload["shape"])
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(payload["bits"]), dtype=np.uint8))
+    return bits[:int(np.prod(shape))].astype(bool).reshape(shape)
 
 
 def watched(fn: Callable[..., Any], send: Callable[[dict[str, Any]], None]) -> Callable[..., Any]:
@@ -78,9 +91,12 @@ def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None], loaded:
     def examples(name: str, passed: int, planned: int) -> None:
         send({"event": "examples", "check": name, "passed": passed, "planned": planned})
 
+    def compared(pad: np.ndarray, att: np.ndarray, actual: np.ndarray) -> None:
+        send({"event": "compared", "pad": packed(pad), "att": packed(att), "actual": packed(actual)})
+
     try:
         report = run_in_process(watched(loaded[target], send), job["options"], target, job["checks"], progress,
-                                examples)
+                                examples, compared)
     except UsageError as error:
         send({"event": "usage_error", "message": str(error)})
         return

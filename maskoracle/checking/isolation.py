@@ -37,8 +37,11 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import UsageError
+from .child import unpacked
+from .resolve import ResolvedSpec
 from .results import CheckReport, CheckResult, Counterexample
 from .run import Prepared, database_key, prepare, report_options_of
+from .runner import first_difference, mark, oracle_mask
 
 POLL_S = 0.05
 EXCERPT_LINES = 5  # first and last lines of the implementation's output shown with a failure
@@ -264,6 +267,42 @@ def _follow(worker: Worker, outcome: Outcome, timeout: float, on_event: Callable
         selector.close()
 
 
+class Verifier:
+    """Every comparison the worker passed, compared again here with an oracle the implementation cannot have
+    touched: a worker whose numpy was patched (``np.not_equal``, ``np.cumsum``) cannot turn a wrong mask into a
+    pass of the checks that compare masks. Group rules (segment ids, not bits) are left to the worker."""
+
+    def __init__(self, spec: ResolvedSpec, pad_queries: str) -> None:
+        self.spec, self.pad_queries = spec, pad_queries
+        self.current: str | None = None
+        self.compared = 0
+        self.violations: dict[str, CheckResult] = {}
+
+    def see(self, event: dict[str, Any]) -> None:
+        if event["event"] == "start":
+            self.current = event["check"]
+        elif event["event"] == "compared" and not self.spec.group_rule and self.current not in self.violations:
+            self.compared += 1
+            pad, att, actual = (unpacked(event[name]) for name in ("pad", "att", "actual"))
+            expected = oracle_mask(pad, att, self.spec.rule, self.pad_queries)
+            rows = pad if self.pad_queries == "free" else np.ones_like(pad)
+            differ = (expected != actual) & rows[:, :, None]
+            if differ.any() and self.current is not None:
+                b, query, key = first_difference(differ)
+                self.violations[self.current] = CheckResult(
+                    self.current, "failed", message=(
+                        f"the worker process reported this check passed, but maskoracle's own process finds cell "
+                        f"(b={b}, query={query}, key={key}): expected {mark(expected[b, query, key])}, got "
+                        f"{mark(actual[b, query, key])} on input [B, L] = {list(pad.shape)} (the implementation "
+                        "changed what the checks compute in its process: patched numpy?)"),
+                    counterexample=Counterexample(pad, att, expected, actual, rows))
+
+    def overrule(self, results: list[CheckResult]) -> list[CheckResult]:
+        """The results, each passing one this process found wrong replaced by its failure."""
+        return [self.violations.get(result.name, result) if result.status == "passed" else result
+                for result in results]
+
+
 def _gib(count: int) -> str:
     return f"{count / 2**30:.2f} GiB"
 
@@ -299,7 +338,10 @@ def check_isolated(target: str, *, checks: Any = None,
     job = {"target": target, "options": {k: v for k, v in values.items() if k != "isolation"},
            "checks": prepared.names, "key": database_key(target, prepared.spec, prepared.values)}
 
+    verifier = Verifier(prepared.spec, values["pad_queries"])
+
     def on_event(event: dict[str, Any]) -> None:
+        verifier.see(event)
         if event["event"] == "start" and progress:
             progress(event["check"], None)
         elif event["event"] == "examples" and examples_progress:
@@ -325,11 +367,12 @@ def check_isolated(target: str, *, checks: Any = None,
     finally:
         if own_worker:
             worker.close()
+    results = verifier.overrule(results)
     values["max_examples"] = outcome.max_examples or values["max_examples"]
     report = CheckReport(target=target, spec=prepared.spec.name, options=report_options_of(prepared.spec, values),
                          checks=results)
     report.worker = {"isolation": "process", "peak_memory_bytes": outcome.peak_memory_bytes or worker.peak_memory_bytes,
-                     "memory_limit_bytes": values["memory_limit"]}
+                     "memory_limit_bytes": values["memory_limit"], "comparisons_verified": verifier.compared}
     report.elapsed_s = time.perf_counter() - started
     return report
 

@@ -76,15 +76,19 @@ ExamplesProgress = Callable[[str, int, int], None]  # (check name, examples pass
 
 def run_in_process(fn: MaskFn, options: dict[str, Any], target: str | None = None,
                    checks: Iterable[str] | None = None, progress: Progress | None = None,
-                   examples_progress: ExamplesProgress | None = None) -> CheckReport:
-    """``check()`` in this process: the checks of the plan, in order, with the stop rules."""
+                   examples_progress: ExamplesProgress | None = None, observer: Any = None) -> CheckReport:
+    """``check()`` in this process: the checks of the plan, in order, with the stop rules. ``observer`` is told
+    of every passing comparison of a mask (``Runner.observer``)."""
     prepared = prepare(options, checks)
     values, spec, profile = prepared.values, prepared.spec, prepared.profile
     adapter = get_adapter(values["framework"], values["device"])
     target = target or describe_target(fn)
     run = run_settings(profile, values, database_key(target, spec, values), examples_progress)
     values.update(seed=run.seed, max_examples=run.max_examples, profile=profile.name if profile else None)
-    context = Context(_runner(fn, spec, values, adapter), values, spec, run, fn, _inputs(spec, values))
+    runner = _runner(fn, spec, values, adapter)
+    if isinstance(runner, Runner):
+        runner.observer = observer
+    context = Context(runner, values, spec, run, fn, _inputs(spec, values))
     report = CheckReport(target=target, spec=spec.name, options=report_options_of(spec, values))
     started = time.perf_counter()
     stopped: str | None = None

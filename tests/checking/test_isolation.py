@@ -116,3 +116,15 @@ def test_check_of_a_target_string_runs_in_a_worker_and_of_a_closure_in_process()
     assert report.passed and report.worker == {"isolation": "in-process"}
     with pytest.raises(Exception, match="cannot be imported"):
         check(closure, framework="numpy", isolation="process")
+
+
+def test_a_patched_comparison_in_the_worker_cannot_pass_a_wrong_mask(tmp_path) -> None:
+    """The implementation makes numpy's ``not_equal`` see no difference in its own process; maskoracle's own
+    process compares every mask the worker passed again, and fails the checks that compare masks."""
+    code, report, _ = run_cli(tmp_path, "patches_the_comparison")
+    assert code == 1 and report["passed"] is False
+    overruled = [entry for entry in failed(report) if "maskoracle's own process finds cell" in entry["message"]]
+    assert {"spec_examples", "equivalence"} <= {entry["name"] for entry in overruled}
+    assert report["worker"]["comparisons_verified"] > 0
+    example = overruled[0]["counterexample"]
+    assert example["differing_cells"]  # expected and actual, as the parent computed them
