@@ -69,6 +69,7 @@ class Runner:
         self.att_dtype = att_dtype
         self.timeout = timeout
         self.calls = 0
+        self.returned = 0  # calls that returned (did not raise): a check judged on none of them proves nothing
         # Told of every comparison that passed: (pad, att, the implementation's mask). A worker process reports
         # them, so that maskoracle's own process can compare them again with an oracle the implementation
         # cannot have touched (isolation.py).
@@ -84,6 +85,7 @@ class Runner:
         self.calls += 1
         result = call_implementation(self.fn, (pad_in, att_in), self.timeout, f"[B, L] = [{B}, {L}]",
                                      Counterexample(pad.copy(), att.copy()))
+        self.returned += 1
         return Call(pad_in, att_in, result)
 
     def call_or_none(self, pad: np.ndarray, att: np.ndarray) -> Call | None:
@@ -166,6 +168,7 @@ class SplitRunner:
                  pad_queries: str) -> None:
         self.kind, self.fn, self.adapter = kind, fn, adapter
         self.att_dtype, self.timeout, self.pad_queries = att_dtype, timeout, pad_queries
+        self.returned = 0  # calls that returned (did not raise)
 
     # --- the arguments of one call ------------------------------------------------------------------------
 
@@ -203,8 +206,10 @@ class SplitRunner:
     # --- calling, decoding, comparing ---------------------------------------------------------------------
 
     def call(self, pad: np.ndarray, att: np.ndarray, split: int) -> Any:
-        return call_implementation(self.fn, self.arguments(pad, att, split), self.timeout,
-                                   self.describe(pad, split), self.counterexample(pad, att, split))
+        result = call_implementation(self.fn, self.arguments(pad, att, split), self.timeout,
+                                     self.describe(pad, split), self.counterexample(pad, att, split))
+        self.returned += 1
+        return result
 
     def compute(self, pad: np.ndarray, att: np.ndarray, split: int) -> np.ndarray:
         result = self.call(pad, att, split)

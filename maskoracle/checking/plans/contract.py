@@ -37,11 +37,25 @@ def _fail_if_changed(runner: Runner, pad: np.ndarray, att: np.ndarray, first: np
                       Counterexample(pad.copy(), att.copy(), first, second, runner.compared_rows(pad), note=note))
 
 
+def _judged_on_some_call(runner: Any, run: Callable[[], CheckResult]) -> CheckResult:
+    """``run()``, except that a pass judged on no call that returned is a failure: a behaviour check whose every
+    call raised (a MemoryError under a memory cap, say) has shown nothing and must not read as a pass."""
+    before = runner.returned
+    result = run()
+    if result.status == "passed" and runner.returned == before:
+        result.status = "failed"
+        result.message = (f"none of its {result.examples} calls returned a result (each raised), so the behaviour "
+                          "it checks was never seen; the equivalence checks say what was raised")
+    return result
+
+
 def _property(body_for: Any) -> Any:
     """``run(context, state)`` of a property over the plan's small inputs, with the body ``body_for(runner)``."""
 
     def run(context: Context, state: CheckState) -> CheckResult:
-        return run_property(state, context.inputs.small(), body_for(context.mask_runner), context.run, context.few)
+        runner = context.mask_runner
+        return _judged_on_some_call(runner, lambda: run_property(state, context.inputs.small(), body_for(runner),
+                                                                 context.run, context.few))
 
     return run
 
@@ -131,7 +145,7 @@ def _result_device(context: Context, state: CheckState) -> CheckResult:
         if device is not None and device != expected_device:
             raise Failure(f"the result is on {device}, the inputs on {expected_device}", runner.failure_for(example))
 
-    return run_fixed(state, body, context.inputs.device_examples())
+    return _judged_on_some_call(runner, lambda: run_fixed(state, body, context.inputs.device_examples()))
 
 
 INPUTS_UNCHANGED = Check("inputs_unchanged", "the implementation leaves its pad_masks and att_masks inputs as they "
