@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +23,7 @@ from ..reports.pictures import Panel, save_mask_png
 from ..reports.tables import format_bits, render_comparison_rich, render_comparison_text, row_expression
 from ..reports.terminal import Output, block_line, render_mask
 from ..strategies import ATT_DTYPES, LAYOUTS, PADDINGS
-from .io import EXIT_FAILED, EXIT_PASSED, pad_att_from_args, write_json
+from .io import EXIT_FAILED, EXIT_PASSED, EXIT_USAGE, pad_att_from_args, write_json
 
 
 def token_names(labels: list[str] | None, L: int) -> list[str]:
@@ -185,7 +191,34 @@ def run_leaks(args: argparse.Namespace) -> int:
 
 # --- diff --------------------------------------------------------------------------------------------------
 
+def diff_in_a_worker(args: argparse.Namespace) -> int:
+    """The same diff in a worker process. Its verdict counts only if it wrote it: a worker that ends early (an
+    ``os._exit(0)`` in a TARGET included) is reported, with exit status 1, never as "no difference"."""
+    with tempfile.TemporaryDirectory(prefix="maskoracle-diff-") as folder:
+        verdict = Path(folder) / "verdict.json"
+        command = [sys.executable, "-m", "maskoracle", *args.argv, "--isolation", "in-process", "--json", str(verdict)]
+        finished = subprocess.run(command, check=False, start_new_session=True, capture_output=True, text=True,
+                                  errors="replace")
+        sys.stdout.write(finished.stdout)  # this process owns the terminal: the worker's output is relayed
+        sys.stderr.write(finished.stderr)
+        if finished.returncode == EXIT_USAGE:
+            return EXIT_USAGE
+        if finished.returncode in (EXIT_PASSED, EXIT_FAILED) and verdict.is_file():
+            payload = json.loads(verdict.read_text(encoding="utf-8"))
+            if args.json:
+                write_json(args.json, payload)
+            return EXIT_FAILED if payload["differ"] else EXIT_PASSED
+    code = finished.returncode
+    cause = f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in {s.value for s in signal.Signals} \
+        else f"exited with code {code}"
+    print(f"maskoracle diff: error: the worker process running the TARGETs {cause} before the diff finished; A "
+          "and B could not be compared", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def run_diff(args: argparse.Namespace) -> int:
+    if args.isolation == "process" and any(side not in SPECS for side in (args.a, args.b)):
+        return diff_in_a_worker(args)
     out = Output(plain=True if args.plain else None)
     result = diff(args.a, args.b, framework=args.framework, device=args.device, layout=args.layout,
                   padding=args.padding, pad_queries=args.pad_queries, att_dtype=args.att_dtype,
@@ -389,4 +422,7 @@ def add_commands(commands: Any) -> None:
     diff.add_argument("--json", metavar="PATH")
     diff.add_argument("--png", metavar="PATH", help="draw both masks, differing cells marked (needs matplotlib)")
     diff.add_argument("--plain", action="store_true")
+    diff.add_argument("--isolation", choices=("process", "in-process"), default="process",
+                      help="process (default): the TARGETs run in a worker process, whose death cannot end the "
+                           "diff with a false 'no difference'; in-process: in this one, for pdb")
     diff.set_defaults(handler=run_diff)

@@ -128,3 +128,13 @@ def test_a_patched_comparison_in_the_worker_cannot_pass_a_wrong_mask(tmp_path) -
     assert report["worker"]["comparisons_verified"] > 0
     example = overruled[0]["counterexample"]
     assert example["differing_cells"]  # expected and actual, as the parent computed them
+
+
+def test_diff_runs_targets_in_a_worker_whose_exit_is_never_no_difference(tmp_path, capsys) -> None:
+    code = main(["diff", "block_causal", f"{HOSTILE}:exits_zero", "--framework", "numpy", "--plain"])
+    assert code == 1
+    assert "exited with code 0 before the diff finished" in capsys.readouterr().err
+    out = tmp_path / "diff.json"
+    code = main(["diff", "rowwise", "maskoracle.implementations.numpy:block_causal", "--framework", "numpy",
+                 "--plain", "--json", str(out)])
+    assert code == 1 and json.loads(out.read_text())["differ"] is True
