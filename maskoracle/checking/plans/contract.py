@@ -13,7 +13,7 @@ import numpy as np
 
 from ...errors import UsageError
 from ...strategies import ATT_DTYPES, MaskExample
-from ...strategies.families import bit_rows, fits
+from ...strategies.families import bit_rows, fits, fitting_example
 from ..engine import CheckState, run_fixed, run_property
 from ..results import Aborted, CheckResult, Counterexample, Failure
 from ..runner import Call, Runner, first_difference, mark
@@ -37,11 +37,13 @@ def _fail_if_changed(runner: Runner, pad: np.ndarray, att: np.ndarray, first: np
                       Counterexample(pad.copy(), att.copy(), first, second, runner.compared_rows(pad), note=note))
 
 
-def _property(body_for: Any) -> Any:
-    """``run(context, state)`` of a property over the plan's small inputs, with the body ``body_for(runner)``."""
+def _property(body_for: Any, reads_context: bool = False) -> Any:
+    """``run(context, state)`` of a property over the plan's small inputs, with the body ``body_for(runner)``
+    (``body_for(context)`` where ``reads_context``)."""
 
     def run(context: Context, state: CheckState) -> CheckResult:
-        return run_property(state, context.inputs.small(), body_for(context.mask_runner), context.run, context.few)
+        body = body_for(context) if reads_context else body_for(context.mask_runner)
+        return run_property(state, context.inputs.small(), body, context.run, context.few)
 
     return run
 
@@ -90,14 +92,29 @@ def _deterministic(runner: Runner) -> Any:
     return body
 
 
-def _results_stay_valid(runner: Runner) -> Any:
+def _another_input(runner: Runner, pad: np.ndarray, att: np.ndarray, layout: str, padding: str) -> Any:
+    """An input of the same shape, inside the ``--layout`` and ``--padding`` families, whose mask differs from
+    the mask of ``(pad, att)``; ``None`` where the families hold no such input (causal and unpadded)."""
+    first = runner.expected(pad, att)
+    for other_pad, other_att in ((np.ones_like(pad), ~att), (~pad, att), (pad, ~att), (np.ones_like(pad), att)):
+        other = fitting_example(other_pad, other_att, layout, padding)
+        if not np.array_equal(runner.expected(other.pad_masks, other.att_masks), first):
+            return other
+    return None
+
+
+def _results_stay_valid(context: Context) -> Any:
+    runner, layout, padding = context.mask_runner, context.spec.family, context.options["padding"]
+
     def body(example: MaskExample) -> None:
         pad, att = example.pad_masks, example.att_masks
+        other = _another_input(runner, pad, att, layout, padding)
+        if other is None:
+            return
         try:
             first_call = runner.call(pad, att)
             first = runner.decode(first_call, pad, att).copy()  # decoding a bool tensor may give a view
-            # A second input of the same shape whose mask differs from the first one's.
-            runner.call(np.ones_like(pad), ~att)
+            runner.call(other.pad_masks, other.att_masks)  # a second input of the same shape, another mask
             later = runner.decode(first_call, pad, att)
         except Failure:
             return  # raising or a bad result: the equivalence checks report that
@@ -138,7 +155,7 @@ INPUTS_UNCHANGED = Check("inputs_unchanged", "the implementation leaves its pad_
                          "were", _property(_after_a_call(_inputs_unchanged)))
 DETERMINISTIC = Check("deterministic", "two calls on the same input give the same mask", _property(_deterministic))
 RESULTS_STAY_VALID = Check("results_stay_valid", "a result does not change when the implementation is called "
-                           "again (no reused buffer)", _property(_results_stay_valid))
+                           "again (no reused buffer)", _property(_results_stay_valid, reads_context=True))
 NO_INPUT_ALIASING = Check("no_input_aliasing", "the result does not share memory with an input (a view of pad or "
                           "att)", _property(_after_a_call(_no_input_aliasing)))
 RESULT_DEVICE = Check("result_device", "the result lives on the inputs' device", _result_device)

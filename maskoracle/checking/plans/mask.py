@@ -20,7 +20,7 @@ from ...strategies import (
     mask_examples,
     realistic_examples,
 )
-from ...strategies.families import GENERIC_LAYOUTS, bit_rows, every_input, fits
+from ...strategies.families import GENERIC_LAYOUTS, bit_rows, every_input, fits, fitting_example
 from ..engine import CheckState, run_fixed, run_property
 from ..results import Aborted, CheckResult, Failure
 from ..runner import Runner
@@ -45,7 +45,8 @@ class MaskInputs:
     def first(self) -> MaskExample:
         # One batch entry: a result that cannot be read here makes every other check meaningless. Batches of
         # several rows are the other checks' business, so that "raises for B > 1" is reported by name there.
-        return MaskExample(bit_rows("110"), bit_rows("011"))  # a padded query, two blocks: read at a glance
+        # A padded query, two blocks (read at a glance), moved into the --layout and --padding families.
+        return fitting_example(bit_rows("110"), bit_rows("011"), self.family, self.padding)
 
     def fixed(self) -> list[MaskExample]:
         cases = [MaskExample(bit_rows(case.pad), bit_rows(case.att)) for case in SPEC_CASES]
@@ -62,8 +63,8 @@ class MaskInputs:
         return sorted(inputs, key=lambda example: example.shape[1])
 
     def device_examples(self) -> list[MaskExample]:
-        return [MaskExample(bit_rows("111110"), bit_rows("000111")),
-                MaskExample(np.ones((2, 3), dtype=bool), np.ones((2, 3), dtype=bool))]
+        return [fitting_example(bit_rows("111110"), bit_rows("000111"), self.family, self.padding),
+                fitting_example(np.ones((2, 3), dtype=bool), np.ones((2, 3), dtype=bool), self.family, self.padding)]
 
 
 # --- checks shared by every plan -----------------------------------------------------------------------------
