@@ -5,3 +5,9 @@ from __future__ import annotations
 
 class UsageError(ValueError):
     """A bad option or an unusable target: reported in one line, exit status 2."""
+
+
+class UnreadableResult(Exception):
+    """The implementation returned, but maskoracle could not read what it returned as a mask (a BlockMask of
+    another length, a mask_mod FlexAttention cannot evaluate). Raised by maskoracle's own reading of a result,
+    so a failure built from it must not read as if the implementation had raised."""

@@ -25,6 +25,7 @@ from .strategies import ATT_DTYPES, LAYOUTS, PADDINGS
 
 MAX_TIMEOUT_S = 86_400.0  # a day: beyond it the timer cannot be armed on every platform
 MODEL_DTYPES = ("float32", "bfloat16", "float16")
+NONE_MEANINGS = ("fail", "causal", "unmasked")
 
 
 # --- reading values: `parse` for command-line text (argparse's type=), `normalize` for the Python API -------
@@ -199,6 +200,9 @@ CHECK_OPTIONS: tuple[Option, ...] = (
     Option("kind", "mask: fn(pad, att) -> [B, L, L]; kv_cache: fn(prefix_pad, suffix_pad, suffix_att) -> "
                    "[B, S, P+S]; incremental: fn(pad, att) -> [B, 1, T], the last token's row; mask_mod: a "
                    "FlexAttention mask_mod factory; block_mask: a BlockMask factory", "mask", choices=KINDS),
+    Option("none_means", "what a None result stands for: fail (a failed check, the default), causal (SDPA's "
+           "is_causal: each query sees the keys up to its position, no padding, as transformers' create_causal_mask "
+           "means it) or unmasked (every cell allowed)", "fail", choices=NONE_MEANINGS),
     Option("model_dtypes", "dtypes the model runs in, comma separated (float32,bfloat16,float16): an additive "
                            "masked value must survive each; attention_outputs runs in each", (),
            parse=str, normalize=_dtypes, metavar="DTYPES", kinds=MASK_LIKE_KINDS),

@@ -50,8 +50,9 @@ def check(
     ``options`` are those of ``maskoracle check`` (``maskoracle.options.CHECK_OPTIONS``, INTERFACE.md):
     ``spec``, ``framework``, ``device``, ``layout``, ``padding``, ``pad_queries``, ``att_dtype``,
     ``max_examples``, ``timeout``, ``seed``, ``profile`` (``dev``, ``ci``, ``nightly``), ``db`` (the example
-    database: a directory, a Redis URL, several comma-separated, or ``"none"``), ``kind``, ``model_dtypes``
-    and ``nan_free``. ``checks`` restricts the run to named checks (``check_names(spec)``);
+    database: a directory, a Redis URL, several comma-separated, or ``"none"``), ``kind``, ``none_means``
+    (what a ``None`` result stands for: ``"fail"``, ``"causal"``, ``"unmasked"``), ``model_dtypes`` and
+    ``nan_free``. ``checks`` restricts the run to named checks (``check_names(spec)``);
     ``progress(name, result)`` is called before (result ``None``) and after each; ``examples_progress(name,
     passed, planned)`` after each passing example of a random search. Raises ``UsageError`` for a bad option
     value; a misbehaving ``fn`` never raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run,
@@ -149,9 +150,10 @@ def _report_options(spec: ResolvedSpec, values: dict[str, Any]) -> dict[str, Any
 def _runner(fn: MaskFn, spec: ResolvedSpec, values: dict[str, Any], adapter: Any) -> Runner | SplitRunner:
     kind = values["kind"]
     if kind in SPLIT_KINDS:
-        return SplitRunner(kind, fn, adapter, values["att_dtype"], values["timeout"], values["pad_queries"])
+        return SplitRunner(kind, fn, adapter, values["att_dtype"], values["timeout"], values["pad_queries"],
+                           values["none_means"])
     return Runner(wrap_kind(fn, kind), adapter, spec.rule, values["pad_queries"], values["att_dtype"],
-                  values["timeout"])
+                  values["timeout"], values["none_means"])
 
 
 def _inputs(spec: ResolvedSpec, values: dict[str, Any]) -> Inputs:

@@ -16,7 +16,7 @@ from ...strategies import ATT_DTYPES, MaskExample
 from ...strategies.families import bit_rows, fits, fitting_example
 from ..engine import CheckState, run_fixed, run_property
 from ..results import Aborted, CheckResult, Counterexample, Failure
-from ..runner import Call, Runner, first_difference, mark
+from ..runner import BAD_RESULT, Call, Runner, first_difference, mark
 from ..units import Check, Context
 
 
@@ -199,8 +199,9 @@ def _one_dtype(runner: Runner, dtype: str, inputs: list[MaskExample], state: Che
                               Counterexample(pad.copy(), att.copy(), expected, actual, runner.compared_rows(pad)))
         except Failure as failure:
             failure.counterexample.note = f"att given as {dtype}"
-            raise Failure(f"accepts att {dtype} but gets it wrong: {failure.message}", failure.counterexample) \
-                from None
+            what = "returns something that is not a mask" if failure.message.startswith(BAD_RESULT) else \
+                "gets it wrong"
+            raise Failure(f"accepts att {dtype} but {what}: {failure.message}", failure.counterexample) from None
         state.examples += 1
     return None
 
