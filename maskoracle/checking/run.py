@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from ..adapters import get_adapter
+from ..adapters.conventions import INPUT_CONVENTIONS
 from ..adapters.flex import require_flex, wrap_kind
 from ..errors import UsageError
 from ..kinds import FLEX_KINDS, MASK_LIKE_KINDS, SPLIT_KINDS
-from ..options import CHECK_OPTIONS, check_options, report_options
+from ..options import CHECK_OPTIONS, check_options, report_options, resolved_default
 from ..profiles import resolve_profile
 from ..strategies import LAYOUT_PADDINGS
 from ..targets import describe_target
@@ -51,8 +52,9 @@ def check(
     ``spec``, ``framework``, ``device``, ``layout``, ``padding``, ``pad_queries``, ``att_dtype``,
     ``max_examples``, ``timeout``, ``seed``, ``profile`` (``dev``, ``ci``, ``nightly``), ``db`` (the example
     database: a directory, a Redis URL, several comma-separated, or ``"none"``), ``kind``, ``none_means``
-    (what a ``None`` result stands for: ``"fail"``, ``"causal"``, ``"unmasked"``), ``model_dtypes`` and
-    ``nan_free``. ``checks`` restricts the run to named checks (``check_names(spec)``);
+    (what a ``None`` result stands for: ``"fail"``, ``"causal"``, ``"unmasked"``), ``inputs`` (how ``fn``
+    takes its inputs: ``"pad_att"``, ``"paligemma"``, ``"gemma3"``; ``maskoracle.adapters.conventions``),
+    ``model_dtypes`` and ``nan_free``. ``checks`` restricts the run to named checks (``check_names(spec)``);
     ``progress(name, result)`` is called before (result ``None``) and after each; ``examples_progress(name,
     passed, planned)`` after each passing example of a random search. Raises ``UsageError`` for a bad option
     value; a misbehaving ``fn`` never raises, it fails checks (a ``KeyboardInterrupt`` it raises stops the run,
@@ -66,6 +68,7 @@ def check(
     ``attention_outputs`` runs in each; ``nan_free`` fails NaN in padded query rows of attention outputs.
     """
     values = check_options(options)
+    values["pad_queries"] = values["pad_queries"] or resolved_default("pad_queries", values)
     spec = resolve_spec(values["spec"], values["layout"])
     values["att_dtype"] = spec.native_att_dtype(values["att_dtype"])
     _check_combination(spec, values)
@@ -115,6 +118,12 @@ def _check_combination(spec: ResolvedSpec, values: dict[str, Any]) -> None:
             raise UsageError(f"{option.flag()} applies to --kind {', '.join(option.kinds)}, not --kind {kind}")
     if kind in FLEX_KINDS:
         require_flex(kind, values["framework"])
+    if values["inputs"] != "pad_att":
+        if spec.grouped is not None:
+            raise UsageError(f"--inputs {values['inputs']}: a grouped layout is checked as fn(pad, att); drop --inputs")
+        if values["att_dtype"] != "bool":
+            raise UsageError(f"--inputs {values['inputs']} passes integer attention_mask and token_type_ids; drop "
+                             f"--att-dtype {values['att_dtype']}")
     if spec.grouped is not None:
         if kind != "mask":
             raise UsageError(f"--kind {kind}: a grouped layout is checked as fn(pad, att) -> mask; drop --kind")
@@ -152,6 +161,7 @@ def _runner(fn: MaskFn, spec: ResolvedSpec, values: dict[str, Any], adapter: Any
     if kind in SPLIT_KINDS:
         return SplitRunner(kind, fn, adapter, values["att_dtype"], values["timeout"], values["pad_queries"],
                            values["none_means"])
+    fn = INPUT_CONVENTIONS[values["inputs"]].wrap(fn, adapter)
     return Runner(wrap_kind(fn, kind), adapter, spec.rule, values["pad_queries"], values["att_dtype"],
                   values["timeout"], values["none_means"])
 
@@ -163,7 +173,7 @@ def _inputs(spec: ResolvedSpec, values: dict[str, Any]) -> Inputs:
         return KvCacheInputs(spec.family, values["padding"])
     if values["kind"] == "incremental":
         return DecodingInputs(spec.family, values["padding"])
-    return MaskInputs(spec.family, values["padding"])
+    return MaskInputs(spec.family, values["padding"], INPUT_CONVENTIONS[values["inputs"]])
 
 
 # --- the loop's stop rules -----------------------------------------------------------------------------------

@@ -92,12 +92,13 @@ def _deterministic(runner: Runner) -> Any:
     return body
 
 
-def _another_input(runner: Runner, pad: np.ndarray, att: np.ndarray, layout: str, padding: str) -> Any:
+def _another_input(runner: Runner, pad: np.ndarray, att: np.ndarray, layout: str, padding: str,
+                   express: Callable[[MaskExample], MaskExample]) -> Any:
     """An input of the same shape, inside the ``--layout`` and ``--padding`` families, whose mask differs from
     the mask of ``(pad, att)``; ``None`` where the families hold no such input (causal and unpadded)."""
     first = runner.expected(pad, att)
     for other_pad, other_att in ((np.ones_like(pad), ~att), (~pad, att), (pad, ~att), (np.ones_like(pad), att)):
-        other = fitting_example(other_pad, other_att, layout, padding)
+        other = express(fitting_example(other_pad, other_att, layout, padding))
         if not np.array_equal(runner.expected(other.pad_masks, other.att_masks), first):
             return other
     return None
@@ -105,10 +106,11 @@ def _another_input(runner: Runner, pad: np.ndarray, att: np.ndarray, layout: str
 
 def _results_stay_valid(context: Context) -> Any:
     runner, layout, padding = context.mask_runner, context.spec.family, context.options["padding"]
+    express = getattr(context.inputs, "express", lambda example: example)
 
     def body(example: MaskExample) -> None:
         pad, att = example.pad_masks, example.att_masks
-        other = _another_input(runner, pad, att, layout, padding)
+        other = _another_input(runner, pad, att, layout, padding, express)
         if other is None:
             return
         try:
@@ -215,6 +217,9 @@ def _att_dtypes(context: Context, state: CheckState) -> CheckResult:
     Long, size-dependent dtype bugs (bfloat16 cumsums past 256 blocks) are the business of a run with that
     ``--att-dtype``; these inputs are small, so every dtype holds their block ids exactly.
     """
+    convention = context.options.get("inputs", "pad_att")
+    if convention != "pad_att":
+        return state.result("skipped", f"--inputs {convention} passes integer token types, not att in a dtype")
     inputs = _att_dtype_inputs(context.spec.family, context.options["padding"])
     accepted: list[str] = []
     notes: list[str] = []
