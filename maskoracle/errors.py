@@ -14,3 +14,9 @@ def short_error(error: BaseException) -> str:
     except Exception:
         text = []
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+class UnreadableResult(Exception):
+    """The implementation returned, but maskoracle could not read what it returned as a mask (a BlockMask of
+    another length, a mask_mod FlexAttention cannot evaluate). Raised by maskoracle's own reading of a result,
+    so a failure built from it must not read as if the implementation had raised."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .adapters.base import FRAMEWORKS
+from .adapters.conventions import INPUT_CONVENTIONS
 from .errors import UsageError
 from .kinds import KINDS, MASK_LIKE_KINDS
 from .layouts import BUILTIN_LAYOUTS, Layout
@@ -26,6 +27,15 @@ from .strategies import ATT_DTYPES, LAYOUTS, PADDINGS
 
 MAX_TIMEOUT_S = 86_400.0  # a day: beyond it the timer cannot be armed on every platform
 MODEL_DTYPES = ("float32", "bfloat16", "float16")
+NONE_MEANINGS = ("fail", "causal", "unmasked")
+
+
+def resolved_default(name: str, options: Mapping[str, Any]) -> Any:
+    """What an option whose default is ``None`` resolves to when not given: ``--pad-queries`` follows the
+    ``--inputs`` convention (``masked`` for ``pad_att``, ``free`` for the transformers conventions)."""
+    if name == "pad_queries":
+        return INPUT_CONVENTIONS[options.get("inputs") or "pad_att"].pad_queries
+    return None
 
 
 # --- reading values: `parse` for command-line text (argparse's type=), `normalize` for the Python API -------
@@ -199,6 +209,8 @@ class Option:
     def check_value(self, value: Any, prefix: str = "--") -> Any:
         """The value as the checks use it; ``UsageError`` with a one-line message if it is not allowed."""
         if self.choices is not None:
+            if value is None and self.default is None:  # resolved later (--pad-queries: the convention's)
+                return value
             if value not in self.choices:
                 raise UsageError(f"{self.flag(prefix)}: invalid value {value!r} (choose from {', '.join(self.choices)})")
             return value
@@ -221,8 +233,12 @@ CHECK_OPTIONS: tuple[Option, ...] = (
     Option("layout", f"att family to generate ({', '.join(LAYOUTS)}) or a grouped layout, path/file.py:LAYOUT",
            "any", parse=layout_argument, normalize=_spec_value, metavar="LAYOUT"),
     Option("padding", "padding family to generate", "any", choices=PADDINGS),
-    Option("pad_queries", "masked: padded query rows must be empty; free: they are not compared", "masked",
-           choices=PAD_QUERY_POLICIES),
+    Option("pad_queries", "masked: padded query rows must be empty; free: they are not compared (default: masked, "
+           "or the --inputs convention's: free for paligemma and gemma3)", None, choices=PAD_QUERY_POLICIES),
+    Option("inputs", "how the implementation takes its inputs: pad_att (fn(pad_masks, att_masks)), paligemma "
+           "(fn(attention_mask, token_type_ids), 0 = prefix, 1 = suffix), gemma3 (fn(attention_mask, "
+           "token_type_ids), 1 = image token: each run of them bidirectional, text causal)", "pad_att",
+           choices=tuple(INPUT_CONVENTIONS), kinds=("mask",)),
     Option("att_dtype", "dtype att masks are given in", "bool", choices=ATT_DTYPES),
     Option("max_examples", "Hypothesis examples for the equivalence check (default: the active profile's)",
            parse=positive_int, normalize=_max_examples),
@@ -239,6 +255,9 @@ CHECK_OPTIONS: tuple[Option, ...] = (
     Option("kind", "mask: fn(pad, att) -> [B, L, L]; kv_cache: fn(prefix_pad, suffix_pad, suffix_att) -> "
                    "[B, S, P+S]; incremental: fn(pad, att) -> [B, 1, T], the last token's row; mask_mod: a "
                    "FlexAttention mask_mod factory; block_mask: a BlockMask factory", "mask", choices=KINDS),
+    Option("none_means", "what a None result stands for: fail (a failed check, the default), causal (SDPA's "
+           "is_causal: each query sees the keys up to its position, no padding, as transformers' create_causal_mask "
+           "means it) or unmasked (every cell allowed)", "fail", choices=NONE_MEANINGS),
     Option("model_dtypes", "dtypes the model runs in, comma separated (float32,bfloat16,float16): an additive "
                            "masked value must survive each; attention_outputs runs in each", (),
            parse=str, normalize=_dtypes, metavar="DTYPES", kinds=MASK_LIKE_KINDS),
@@ -309,7 +328,7 @@ def reproduce_arguments(options: Mapping[str, Any]) -> list[str]:
             continue
         value = options[option.name]
         default = list(option.default) if isinstance(option.default, tuple) else option.default
-        if value is None or value == default:
+        if value is None or value == default or (default is None and value == resolved_default(option.name, options)):
             continue
         words += option.as_argument(value)
     return words

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UnreadableResult, UsageError
 
 
-class MaskModError(Exception):
+class MaskModError(UnreadableResult):
     """A ``mask_mod`` that FlexAttention cannot evaluate, or a result of the wrong kind; the message says why."""
 
 
@@ -112,8 +112,10 @@ def block_mask_to_dense(block_mask: Any, B: int, L: int) -> Any:
         raise MaskModError(f"returned {type(block_mask).__name__}, not a BlockMask; expected "
                            "create_block_mask(mask_mod, B, H, L, L)")
     if tuple(block_mask.seq_lengths) != (L, L):
-        raise MaskModError(f"the BlockMask was built for (Q_LEN, KV_LEN) = {tuple(block_mask.seq_lengths)}; "
-                           f"the inputs have L = {L}")
+        built = tuple(int(length) for length in block_mask.seq_lengths)
+        raise MaskModError(f"the BlockMask was built for (Q_LEN, KV_LEN) = {built}, but the inputs have length "
+                           f"L = {L}: build it for the inputs' length, create_block_mask(mask_mod, B, H, L, L) with "
+                           "L = pad_masks.shape[1] (not a fixed or rounded-up length)")
     mask_B, heads = int(block_mask.kv_num_blocks.shape[0]), int(block_mask.kv_num_blocks.shape[1])
     if mask_B not in (1, B):
         raise MaskModError(f"the BlockMask has batch size {mask_B}; the inputs have B = {B}")

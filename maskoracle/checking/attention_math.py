@@ -122,7 +122,11 @@ def attention_outcome(result: Any, expected: np.ndarray, pad: np.ndarray, dtypes
     given = result.detach().cpu() if isinstance(result, torch.Tensor) else torch.from_numpy(np.asarray(result))
     if given.dim() == 3:
         given = given[:, None]
-    B, _, L, _ = given.shape
+    B, L = expected.shape[0], expected.shape[1]
+    given = given.reshape((1,) * (4 - given.dim()) + tuple(given.shape))  # [L, L] and the like
+    if given.shape[1] not in (1, HEADS):  # a per-head mask of another head count: each head is compared elsewhere
+        given = given[:, :1]
+    given = given.expand(B, given.shape[1], L, L)  # broadcastable forms: [1, 1, L, L], [B, 1, 1, L]
     allowed = torch.from_numpy(np.ascontiguousarray(expected))[:, None]
     real = torch.from_numpy(pad.copy())
     generator = torch.Generator().manual_seed(seed % 2**63)  # any --seed: torch takes 64-bit seeds

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import short_error
+from ..errors import UnreadableResult, short_error
 from .results import Aborted, Failure
 
 
@@ -87,6 +87,9 @@ def call_implementation(fn: Callable[..., Any], arguments: tuple[Any, ...], time
         raise Aborted(f"timed out: {expired} on an input of shape {where}", counterexample) from None
     except KeyboardInterrupt:
         raise
+    except UnreadableResult as unreadable:  # maskoracle's reading of the result, not the implementation raising
+        raise Failure(f"the implementation returned without raising, but maskoracle cannot read its result: "
+                      f"{unreadable} (input {where})", counterexample) from None
     except Exception as error:
         raise Failure(f"raised {short_error(error)} on input {where}", counterexample) from None
     except BaseException as error:  # SystemExit, GeneratorExit, ...: a failure, and nothing to shrink

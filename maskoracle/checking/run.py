@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from ..adapters import get_adapter
+from ..adapters.conventions import INPUT_CONVENTIONS
 from ..adapters.flex import require_flex, wrap_kind
 from ..errors import UsageError
 from ..kinds import FLEX_KINDS, MASK_LIKE_KINDS, SPLIT_KINDS
-from ..options import CHECK_OPTIONS, check_options, report_options
+from ..options import CHECK_OPTIONS, check_options, report_options, resolved_default
 from ..profiles import Profile, resolve_profile
 from ..strategies import LAYOUT_PADDINGS
 from ..targets import describe_target
@@ -53,6 +54,7 @@ def prepare(options: dict[str, Any], checks: Iterable[str] | None = None, *, fra
     anything wrong, before any code of the implementation runs. ``framework_here=False`` leaves the framework's
     own checks (device, att dtype) to the worker process, so that this one never imports torch or JAX."""
     values = check_options(options)
+    values["pad_queries"] = values["pad_queries"] or resolved_default("pad_queries", values)
     spec = resolve_spec(values["spec"], values["layout"])
     values["att_dtype"] = spec.native_att_dtype(values["att_dtype"])
     _check_combination(spec, values)
@@ -120,6 +122,12 @@ def _check_combination(spec: ResolvedSpec, values: dict[str, Any]) -> None:
             raise UsageError(f"{option.flag()} applies to --kind {', '.join(option.kinds)}, not --kind {kind}")
     if kind in FLEX_KINDS:
         require_flex(kind, values["framework"])
+    if values["inputs"] != "pad_att":
+        if spec.grouped is not None:
+            raise UsageError(f"--inputs {values['inputs']}: a grouped layout is checked as fn(pad, att); drop --inputs")
+        if values["att_dtype"] != "bool":
+            raise UsageError(f"--inputs {values['inputs']} passes integer attention_mask and token_type_ids; drop "
+                             f"--att-dtype {values['att_dtype']}")
     if spec.grouped is not None:
         if kind != "mask":
             raise UsageError(f"--kind {kind}: a grouped layout is checked as fn(pad, att) -> mask; drop --kind")
@@ -156,9 +164,11 @@ def report_options_of(spec: ResolvedSpec, values: dict[str, Any]) -> dict[str, A
 def _runner(fn: MaskFn, spec: ResolvedSpec, values: dict[str, Any], adapter: Any) -> Runner | SplitRunner:
     kind = values["kind"]
     if kind in SPLIT_KINDS:
-        return SplitRunner(kind, fn, adapter, values["att_dtype"], values["timeout"], values["pad_queries"])
+        return SplitRunner(kind, fn, adapter, values["att_dtype"], values["timeout"], values["pad_queries"],
+                           values["none_means"])
+    fn = INPUT_CONVENTIONS[values["inputs"]].wrap(fn, adapter)
     return Runner(wrap_kind(fn, kind), adapter, spec.rule, values["pad_queries"], values["att_dtype"],
-                  values["timeout"])
+                  values["timeout"], values["none_means"])
 
 
 def _inputs(spec: ResolvedSpec, values: dict[str, Any]) -> Inputs:
@@ -168,7 +178,7 @@ def _inputs(spec: ResolvedSpec, values: dict[str, Any]) -> Inputs:
         return KvCacheInputs(spec.family, values["padding"])
     if values["kind"] == "incremental":
         return DecodingInputs(spec.family, values["padding"])
-    return MaskInputs(spec.family, values["padding"])
+    return MaskInputs(spec.family, values["padding"], INPUT_CONVENTIONS[values["inputs"]])
 
 
 # --- the loop's stop rules -----------------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ..adapters.base import Adapter
+from ..adapters.base import Adapter, NumpyAdapter
 from ..oracle import fast_reference_mask, reference_mask
 from ..oracle.kv_cache import incremental_row, kv_cache_mask
 from ..strategies.kv_cache import SplitExample
 from .calling import call_implementation
-from .decode import BadResult, decode_mask
+from .decode import BadResult, decode_heads, decode_mask
 from .results import Aborted, Counterexample, Failure, SplitCounterexample
 
 MaskFn = Callable[[Any, Any], Any]
@@ -38,6 +38,35 @@ def first_difference(differ: np.ndarray) -> tuple[int, int, int]:
     """``(b, query, key)`` of the first True cell of a bool ``[B, Q, K]``."""
     b, query, key = (int(x) for x in np.argwhere(differ)[0])
     return b, query, key
+
+
+# Failures in reading a result are maskoracle's reading of what the implementation returned, not the
+# implementation raising: the message says so (issue 16).
+NUMPY = NumpyAdapter()
+BAD_RESULT = "the implementation returned without raising, but its result is not a mask maskoracle can read"
+
+
+def none_result(result: Any, none_means: str, adapter: Adapter, Q: int, K: int) -> tuple[Any, Adapter]:
+    """The result to read and the adapter that reads it. ``None`` stands for, under ``--none-means``: ``causal``
+    (query ``i`` of the last ``Q`` sees keys up to its position, padding ignored, as SDPA's ``is_causal``) or
+    ``unmasked`` (every cell), read as a NumPy ``[1, 1, Q, K]``; under ``fail`` it fails with a message that says what
+    it usually means."""
+    if result is not None or none_means == "fail":
+        return result, adapter
+    if none_means == "causal":
+        return (np.arange(K)[None, :] <= np.arange(Q)[:, None] + (K - Q))[None, None], NUMPY
+    return np.ones((1, 1, Q, K), dtype=bool), NUMPY
+
+
+def keys_only_hint(result: Any, query_is_real: Any, pad_queries: str) -> str:
+    """Why a keys-only result (one row for every query) fails on a padded query under ``--pad-queries masked``."""
+    shape = tuple(getattr(result, "shape", ()))
+    if pad_queries != "masked" or bool(query_is_real) or len(shape) < 2 or shape[-2] != 1:
+        return ""
+    return (f". The result has shape {list(shape)}: one row of keys for every query, so a padded query sees what "
+            "a real one sees and its row cannot be empty, as --pad-queries masked requires. A keys-only mask "
+            "(transformers' encoder masks) leaves padded queries to be ignored downstream: check it with "
+            "--pad-queries free")
 
 
 def oracle_mask(pad: np.ndarray, att: np.ndarray, spec: Any = "block_causal",
@@ -61,13 +90,14 @@ class Runner:
     """Calls ``fn(pad_masks, att_masks)`` through the adapter and compares with the oracle of ``spec``."""
 
     def __init__(self, fn: MaskFn, adapter: Adapter, spec: Any, pad_queries: str, att_dtype: str,
-                 timeout: float) -> None:
+                 timeout: float, none_means: str = "fail") -> None:
         self.fn = fn
         self.adapter = adapter
         self.spec = spec  # a spec name, or a grouped Layout (its group rule)
         self.pad_queries = pad_queries
         self.att_dtype = att_dtype
         self.timeout = timeout
+        self.none_means = none_means  # what a None result stands for (--none-means)
         self.calls = 0
         self.returned = 0  # calls that returned (did not raise): a check judged on none of them proves nothing
         # Told of every comparison that passed: (pad, att, the implementation's mask). A worker process reports
@@ -76,7 +106,7 @@ class Runner:
         self.observer: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None
 
     def with_att_dtype(self, att_dtype: str) -> Runner:
-        return Runner(self.fn, self.adapter, self.spec, self.pad_queries, att_dtype, self.timeout)
+        return Runner(self.fn, self.adapter, self.spec, self.pad_queries, att_dtype, self.timeout, self.none_means)
 
     def call(self, pad: np.ndarray, att: np.ndarray) -> Call:
         """Build the inputs, call the implementation under the time limit; ``Failure`` if it raised."""
@@ -97,11 +127,19 @@ class Runner:
 
     def decode(self, call: Call, pad: np.ndarray, att: np.ndarray) -> np.ndarray:
         """The call's result as bool ``[B, L, L]``; ``Failure`` saying what it is if it is not a mask."""
+        return self.decode_heads(call, pad, att, every_head=False)[:, 0]
+
+    def decode_heads(self, call: Call, pad: np.ndarray, att: np.ndarray, every_head: bool = True) -> np.ndarray:
+        """The call's result as bool ``[B, H, L, L]`` (``every_head=False``: one head, ``BadResult`` if the heads
+        disagree); ``Failure`` saying what it is if it is not a mask."""
         B, L = pad.shape
         try:
-            return decode_mask(call.result, self.adapter, B, L)
+            result, adapter = none_result(call.result, self.none_means, self.adapter, L, L)
+            if every_head:
+                return decode_heads(result, adapter, B, L)
+            return decode_mask(result, adapter, B, L)[:, None]
         except BadResult as bad:
-            raise Failure(f"bad result on input [B, L] = [{B}, {L}]: {bad}",
+            raise Failure(f"{BAD_RESULT} on input [B, L] = [{B}, {L}]: {bad}",
                           Counterexample(pad.copy(), att.copy())) from None
 
     def compute(self, pad: np.ndarray, att: np.ndarray) -> np.ndarray:
@@ -121,22 +159,30 @@ class Runner:
         return np.ones_like(pad, dtype=bool)
 
     def compare(self, pad: np.ndarray, att: np.ndarray) -> None:
-        """Raise ``Failure`` unless the implementation equals the oracle on every compared cell."""
-        actual = self.compute(pad, att)
+        """Raise ``Failure`` unless every head of the implementation's result equals the oracle on every compared
+        cell."""
+        call = self.call(pad, att)
+        heads = self.decode_heads(call, pad, att)
         expected = self.expected(pad, att)
-        differ = np.not_equal(expected, actual) & self.compared_rows(pad)[:, :, None]
-        if not differ.any():
-            if self.observer is not None:
-                self.observer(pad, att, actual)
-            return
-        count = int(np.count_nonzero(differ))
-        b, query, key = first_difference(differ)
-        raise Failure(
-            f"cell (b={b}, query={query}, key={key}): expected {mark(expected[b, query, key])}, "
-            f"got {mark(actual[b, query, key])}; {count} cell{'s differ' if count > 1 else ' differs'} "
-            f"on input [B, L] = {list(pad.shape)}",
-            Counterexample(pad.copy(), att.copy(), expected, actual, self.compared_rows(pad)),
-        )
+        compared = self.compared_rows(pad)
+        for head in range(heads.shape[1]):
+            actual = heads[:, head]
+            differ = np.not_equal(expected, actual) & compared[:, :, None]
+            if not differ.any():
+                continue
+            count = int(np.count_nonzero(differ))
+            b, query, key = first_difference(differ)
+            where = f"head {head} of {heads.shape[1]}, " if heads.shape[1] > 1 else ""
+            raise Failure(
+                f"{where}cell (b={b}, query={query}, key={key}): expected {mark(expected[b, query, key])}, "
+                f"got {mark(actual[b, query, key])}; {count} cell{'s differ' if count > 1 else ' differs'} "
+                f"on input [B, L] = {list(pad.shape)}"
+                f"{keys_only_hint(call.result, pad[b, query], self.pad_queries)}",
+                Counterexample(pad.copy(), att.copy(), expected, actual.copy(), compared),
+            )
+        if self.observer is not None:  # every head passed here: maskoracle's own process may compare them again
+            for head in range(heads.shape[1]):
+                self.observer(pad, att, heads[:, head])
 
     def counterexample_for(self, pad: np.ndarray, att: np.ndarray, note: str = "") -> Counterexample:
         """The implementation's and the oracle's masks for an input, for showing a failure (never raises)."""
@@ -165,10 +211,12 @@ class SplitRunner:
     """Calls a KV-cache or incremental implementation and compares with SPEC §5's oracle."""
 
     def __init__(self, kind: str, fn: Callable[..., Any], adapter: Adapter, att_dtype: str, timeout: float,
-                 pad_queries: str) -> None:
+                 pad_queries: str, none_means: str = "fail") -> None:
         self.kind, self.fn, self.adapter = kind, fn, adapter
         self.att_dtype, self.timeout, self.pad_queries = att_dtype, timeout, pad_queries
+        self.calls = 0
         self.returned = 0  # calls that returned (did not raise)
+        self.none_means = none_means
 
     # --- the arguments of one call ------------------------------------------------------------------------
 
@@ -206,6 +254,7 @@ class SplitRunner:
     # --- calling, decoding, comparing ---------------------------------------------------------------------
 
     def call(self, pad: np.ndarray, att: np.ndarray, split: int) -> Any:
+        self.calls += 1
         result = call_implementation(self.fn, self.arguments(pad, att, split), self.timeout,
                                      self.describe(pad, split), self.counterexample(pad, att, split))
         self.returned += 1
@@ -216,9 +265,9 @@ class SplitRunner:
         B, N = pad.shape
         Q = N - self.query_offset(pad, split)
         try:
-            return decode_mask(result, self.adapter, B, Q, N)
+            return decode_mask(*none_result(result, self.none_means, self.adapter, Q, N), B, Q, N)
         except BadResult as bad:
-            raise Failure(f"bad result on input {self.describe(pad, split)}: {bad}",
+            raise Failure(f"{BAD_RESULT} on input {self.describe(pad, split)}: {bad}",
                           self.counterexample(pad, att, split)) from None
 
     def expected(self, pad: np.ndarray, att: np.ndarray, split: int) -> np.ndarray:

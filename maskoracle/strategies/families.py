@@ -60,3 +60,36 @@ def every_input(length: int, layout: str = "any", padding: str = "any") -> MaskE
             for att in itertools.product((False, True), repeat=length) if fits_layout(att, layout)]
     return MaskExample(np.array([row[0] for row in rows], dtype=bool).reshape(len(rows), length),
                        np.array([row[1] for row in rows], dtype=bool).reshape(len(rows), length))
+
+
+def fitting_pad(row: Sequence[bool], padding: str) -> list[bool]:
+    """A pad row of ``padding`` with as many real tokens as ``row`` (``none``: all real; ``any``: ``row``)."""
+    real = sum(bool(x) for x in row)
+    if padding == "none":
+        return [True] * len(row)
+    if padding == "right":
+        return [True] * real + [False] * (len(row) - real)
+    if padding == "left":
+        return [False] * (len(row) - real) + [True] * real
+    return [bool(x) for x in row]
+
+
+def fitting_att(row: Sequence[bool], layout: str) -> list[bool]:
+    """An att row of ``layout`` close to ``row`` (causal: all 1; bidirectional: all 0; prefix_lm: sorted);
+    ``row`` itself for ``any``, ``blocks`` and the model layouts (whose fixed inputs are written in their own
+    pattern)."""
+    bits = [bool(x) for x in row]
+    if layout == "causal":
+        return [True] * len(bits)
+    if layout == "bidirectional":
+        return [False] * len(bits)
+    if layout == "prefix_lm":
+        return sorted(bits)
+    return bits
+
+
+def fitting_example(pad: np.ndarray, att: np.ndarray, layout: str, padding: str) -> MaskExample:
+    """``(pad, att)`` moved into the families, row by row (``fitting_pad``, ``fitting_att``)."""
+    B, L = pad.shape
+    return MaskExample(np.array([fitting_pad(row, padding) for row in pad], dtype=bool).reshape(B, L),
+                       np.array([fitting_att(row, layout) for row in att], dtype=bool).reshape(B, L))

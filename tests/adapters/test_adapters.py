@@ -235,8 +235,8 @@ def test_decode_rejects_torch_tensor_for_numpy_framework(numpy_adapter):
 
 @pytest.mark.parametrize(
     "shape",
-    [(L, L), (B, L, L + 1), (B, 2, L, L), (1, L, L), (B, L), (B, 1, 1, L, L), (L, B, L)],
-    ids=["LL", "BL(L+1)", "B2LL", "1LL_for_B2", "BL", "B11LL", "LBL"],
+    [(L, L), (B, L, L + 1), (1, L, L), (B, L), (B, 1, 1, L, L), (L, B, L), (B, 2, L, L + 1), (B + 1, 1, L, L)],
+    ids=["LL", "BL(L+1)", "1LL_for_B2", "BL", "B11LL", "LBL", "B2L(L+1)", "(B+1)1LL"],
 )
 @pytest.mark.parametrize("framework", ["numpy", TORCH])
 def test_decode_rejects_wrong_shapes(framework, shape):
@@ -249,6 +249,15 @@ def test_decode_rejects_wrong_shapes(framework, shape):
     message = str(info.value)
     assert str(list(shape)) in message
     assert str([B, L, L]) in message and str([B, 1, L, L]) in message
+
+
+@pytest.mark.parametrize("framework", ["numpy", TORCH])
+def test_decode_reads_a_head_axis_of_any_size(framework):
+    # Issue 16: [B, H, L, L] was refused for its shape (the "B2LL" case above until then); every head is read.
+    adapter = get_adapter(framework)
+    result = np.zeros((B, 2, L, L), dtype=bool)
+    decoded = decode_mask(torch.from_numpy(result) if framework == "torch" else result, adapter, B, L)
+    assert decoded.shape == (B, L, L) and not decoded.any()
 
 
 # --- adapters: inputs in the framework and dtype asked for ---------------------------------------------------

@@ -31,3 +31,14 @@ def test_behaviour_checks_pass_when_calls_return() -> None:
 
     report = check(block_causal, framework="numpy", seed=2, max_examples=5, db="none", checks=BEHAVIOUR)
     assert report.passed, [result.message for result in report.failed]
+
+
+def test_a_check_with_no_input_to_call_on_is_skipped_saying_why() -> None:
+    """Causal att and no padding give one mask per length: results_stay_valid has no second mask of the same
+    shape to call with, so it makes no call, and says so rather than passing."""
+    from maskoracle.implementations.numpy import block_causal
+
+    report = check(block_causal, framework="numpy", layout="causal", padding="none", seed=2, max_examples=5,
+                   db="none", checks=["results_stay_valid"])
+    assert report.checks[0].status == "skipped"
+    assert "lets this check call the implementation" in report.checks[0].message

@@ -13,10 +13,10 @@ import numpy as np
 
 from ...errors import UsageError
 from ...strategies import ATT_DTYPES, MaskExample
-from ...strategies.families import bit_rows, fits
+from ...strategies.families import bit_rows, fits, fitting_example
 from ..engine import CheckState, run_fixed, run_property
 from ..results import Aborted, CheckResult, Counterexample, Failure
-from ..runner import Call, Runner, first_difference, mark
+from ..runner import BAD_RESULT, Call, Runner, first_difference, mark
 from ..units import Check, Context
 
 
@@ -38,24 +38,32 @@ def _fail_if_changed(runner: Runner, pad: np.ndarray, att: np.ndarray, first: np
 
 
 def _judged_on_some_call(runner: Any, run: Callable[[], CheckResult]) -> CheckResult:
-    """``run()``, except that a pass judged on no call that returned is a failure: a behaviour check whose every
-    call raised (a MemoryError under a memory cap, say) has shown nothing and must not read as a pass."""
-    before = runner.returned
+    """``run()``, except that a pass judged on no call that returned is not a pass: a behaviour check whose every
+    call raised (a MemoryError under a memory cap, say) has shown nothing and fails; one that found no input to
+    call the implementation on under these options (``results_stay_valid`` needs a second input of the same
+    shape with another mask) is skipped, saying so."""
+    calls, returned = runner.calls, runner.returned
     result = run()
-    if result.status == "passed" and runner.returned == before:
+    if result.status != "passed":
+        return result
+    if runner.calls == calls:
+        result.status = "skipped"
+        result.message = "no input under these --layout/--padding options lets this check call the implementation"
+    elif runner.returned == returned:
         result.status = "failed"
-        result.message = (f"none of its {result.examples} calls returned a result (each raised), so the behaviour "
-                          "it checks was never seen; the equivalence checks say what was raised")
+        result.message = (f"none of its {runner.calls - calls} calls returned a result (each raised), so the "
+                          "behaviour it checks was never seen; the equivalence checks say what was raised")
     return result
 
 
-def _property(body_for: Any) -> Any:
-    """``run(context, state)`` of a property over the plan's small inputs, with the body ``body_for(runner)``."""
+def _property(body_for: Any, reads_context: bool = False) -> Any:
+    """``run(context, state)`` of a property over the plan's small inputs, with the body ``body_for(runner)``
+    (``body_for(context)`` where ``reads_context``)."""
 
     def run(context: Context, state: CheckState) -> CheckResult:
-        runner = context.mask_runner
-        return _judged_on_some_call(runner, lambda: run_property(state, context.inputs.small(), body_for(runner),
-                                                                 context.run, context.few))
+        body = body_for(context) if reads_context else body_for(context.mask_runner)
+        return _judged_on_some_call(context.mask_runner, lambda: run_property(state, context.inputs.small(), body,
+                                                                              context.run, context.few))
 
     return run
 
@@ -104,14 +112,31 @@ def _deterministic(runner: Runner) -> Any:
     return body
 
 
-def _results_stay_valid(runner: Runner) -> Any:
+def _another_input(runner: Runner, pad: np.ndarray, att: np.ndarray, layout: str, padding: str,
+                   express: Callable[[MaskExample], MaskExample]) -> Any:
+    """An input of the same shape, inside the ``--layout`` and ``--padding`` families, whose mask differs from
+    the mask of ``(pad, att)``; ``None`` where the families hold no such input (causal and unpadded)."""
+    first = runner.expected(pad, att)
+    for other_pad, other_att in ((np.ones_like(pad), ~att), (~pad, att), (pad, ~att), (np.ones_like(pad), att)):
+        other = express(fitting_example(other_pad, other_att, layout, padding))
+        if not np.array_equal(runner.expected(other.pad_masks, other.att_masks), first):
+            return other
+    return None
+
+
+def _results_stay_valid(context: Context) -> Any:
+    runner, layout, padding = context.mask_runner, context.spec.family, context.options["padding"]
+    express = getattr(context.inputs, "express", lambda example: example)
+
     def body(example: MaskExample) -> None:
         pad, att = example.pad_masks, example.att_masks
+        other = _another_input(runner, pad, att, layout, padding, express)
+        if other is None:
+            return
         try:
             first_call = runner.call(pad, att)
             first = runner.decode(first_call, pad, att).copy()  # decoding a bool tensor may give a view
-            # A second input of the same shape whose mask differs from the first one's.
-            runner.call(np.ones_like(pad), ~att)
+            runner.call(other.pad_masks, other.att_masks)  # a second input of the same shape, another mask
             later = runner.decode(first_call, pad, att)
         except Failure:
             return  # raising or a bad result: the equivalence checks report that
@@ -152,7 +177,7 @@ INPUTS_UNCHANGED = Check("inputs_unchanged", "the implementation leaves its pad_
                          "were", _property(_after_a_call(_inputs_unchanged)))
 DETERMINISTIC = Check("deterministic", "two calls on the same input give the same mask", _property(_deterministic))
 RESULTS_STAY_VALID = Check("results_stay_valid", "a result does not change when the implementation is called "
-                           "again (no reused buffer)", _property(_results_stay_valid))
+                           "again (no reused buffer)", _property(_results_stay_valid, reads_context=True))
 NO_INPUT_ALIASING = Check("no_input_aliasing", "the result does not share memory with an input (a view of pad or "
                           "att)", _property(_after_a_call(_no_input_aliasing)))
 RESULT_DEVICE = Check("result_device", "the result lives on the inputs' device", _result_device)
@@ -196,8 +221,9 @@ def _one_dtype(runner: Runner, dtype: str, inputs: list[MaskExample], state: Che
                               Counterexample(pad.copy(), att.copy(), expected, actual, runner.compared_rows(pad)))
         except Failure as failure:
             failure.counterexample.note = f"att given as {dtype}"
-            raise Failure(f"accepts att {dtype} but gets it wrong: {failure.message}", failure.counterexample) \
-                from None
+            what = "returns something that is not a mask" if failure.message.startswith(BAD_RESULT) else \
+                "gets it wrong"
+            raise Failure(f"accepts att {dtype} but {what}: {failure.message}", failure.counterexample) from None
         state.examples += 1
     return None
 
@@ -211,6 +237,9 @@ def _att_dtypes(context: Context, state: CheckState) -> CheckResult:
     Long, size-dependent dtype bugs (bfloat16 cumsums past 256 blocks) are the business of a run with that
     ``--att-dtype``; these inputs are small, so every dtype holds their block ids exactly.
     """
+    convention = context.options.get("inputs", "pad_att")
+    if convention != "pad_att":
+        return state.result("skipped", f"--inputs {convention} passes integer token types, not att in a dtype")
     inputs = _att_dtype_inputs(context.spec.family, context.options["padding"])
     accepted: list[str] = []
     notes: list[str] = []

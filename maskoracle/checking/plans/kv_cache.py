@@ -18,7 +18,7 @@ import numpy as np
 
 from ...oracle import SPEC_CASES
 from ...strategies import MaskExample
-from ...strategies.families import bit_rows, fits
+from ...strategies.families import bit_rows, fits, fits_padding, fitting_example, fitting_pad
 from ...strategies.kv_cache import SplitExample, decoding_examples, kv_cache_examples, suffix_att_row
 from ..engine import CheckState, run_property
 from ..results import CheckResult
@@ -37,11 +37,35 @@ KV_CACHE_CASES = (
 )
 
 
-def _suffix_fits(example: SplitExample, layout: str) -> bool:
+def _suffix_fits(example: SplitExample, layout: str, padding: str) -> bool:
+    pads_fit = all(fits_padding(tuple(row), padding) for part in (example.prefix_pad, example.suffix_pad)
+                   for row in part)
     if layout in ("any", "blocks"):
-        return True
+        return pads_fit
     S = example.suffix_att.shape[1]
-    return all(list(row) == suffix_att_row(layout, S) for row in example.suffix_att)
+    return pads_fit and all(list(row) == suffix_att_row(layout, S) for row in example.suffix_att)
+
+
+def _split_example(prefix_pad: str, prefix_att: str, suffix_pad: str, suffix_att: str, layout: str,
+                   padding: str) -> SplitExample:
+    """A one-row KV-cache input whose prefix and suffix pads fit ``padding`` and whose suffix att is
+    ``suffix_att`` (``any``, ``blocks``) or ``layout``'s (``suffix_att_row``)."""
+    pad = fitting_pad(bit_rows(prefix_pad)[0], padding) + fitting_pad(bit_rows(suffix_pad)[0], padding)
+    suffix = [bit == "1" for bit in suffix_att] if layout in ("any", "blocks") else \
+        suffix_att_row(layout, len(suffix_pad))
+    att = [bit == "1" for bit in prefix_att] + suffix
+    return SplitExample(np.array([pad], dtype=bool), np.array([att], dtype=bool), len(prefix_pad))
+
+
+def _padded_prefix(P: int, padded: int, padding: str) -> np.ndarray:
+    """A pad row of ``P`` tokens with ``padded`` of them padded where ``padding`` puts them (``any``: right,
+    as real models pad language; ``none``: nowhere)."""
+    row = np.ones(P, dtype=bool)
+    if padding == "left":
+        row[:padded] = False
+    elif padding != "none":
+        row[P - padded:] = False
+    return row
 
 
 class KvCacheInputs:
@@ -53,11 +77,11 @@ class KvCacheInputs:
         self.family, self.padding = family, padding
 
     def first(self) -> SplitExample:
-        return SplitExample(bit_rows("11011"), bit_rows("00011"), 3)
+        return _split_example("110", "000", "11", "11", self.family, self.padding)
 
     def fixed(self) -> list[SplitExample]:
         examples = [SplitExample(bit_rows(pad), bit_rows(att), split) for pad, att, split in KV_CACHE_CASES]
-        return [example for example in examples if _suffix_fits(example, self.family)]
+        return [example for example in examples if _suffix_fits(example, self.family, self.padding)]
 
     def examples(self) -> Any:
         return kv_cache_examples(layout=self.family, padding=self.padding)
@@ -70,19 +94,20 @@ class KvCacheInputs:
         for S in (258, 2049):
             att = np.array([[False] * 816 + suffix_att_row(self.family if self.family != "any" else "causal", S)])
             pad = np.ones_like(att)
-            pad[0, 700:816] = False  # right-padded language at the end of the prefix
+            pad[0, :816] = _padded_prefix(816, 116, self.padding)  # 116 padded language tokens, as --padding says
             inputs.append(SplitExample(pad, att, 816))
         return inputs
 
     def device_examples(self) -> list[SplitExample]:
-        return [SplitExample(bit_rows("11110111"), bit_rows("00000110"), 5)]
+        return [_split_example("11110", "00000", "111", "110", self.family, self.padding)]
 
 
 class DecodingInputs(KvCacheInputs):
     """A prompt and tokens decoded one at a time: ``SplitExample(pad, att, prompt_length)``."""
 
     def first(self) -> SplitExample:
-        return SplitExample(bit_rows("1101"), bit_rows("0011"), 3)
+        prompt = fitting_example(bit_rows("110"), bit_rows("001"), self.family, self.padding)
+        return _then_decoded(prompt.pad_masks, prompt.att_masks, 1)
 
     def fixed(self) -> list[SplitExample]:
         """SPEC §2's worked examples as prompts, each followed by three tokens decoded one by one."""
@@ -91,9 +116,7 @@ class DecodingInputs(KvCacheInputs):
             pad, att = bit_rows(case.pad), bit_rows(case.att)
             if not fits(MaskExample(pad, att), self.family, self.padding):
                 continue
-            ones = np.ones((pad.shape[0], 3), dtype=bool)
-            examples.append(SplitExample(np.concatenate([pad, ones], 1), np.concatenate([att, ones], 1),
-                                         pad.shape[1]))
+            examples.append(_then_decoded(pad, att, 3))
         return examples
 
     def examples(self) -> Any:
@@ -102,12 +125,20 @@ class DecodingInputs(KvCacheInputs):
     def long(self) -> list[SplitExample]:
         # A 2,100-token prompt with a padded stretch and a causal tail (tiled or chunked code breaks on such
         # lengths), and 2,049 causal blocks (where float16 block ids stop counting), each before one new token.
+        # Each is moved into the --layout and --padding families (a bidirectional prompt has one block).
         L = 2100
-        pad = np.ones((1, L + 1), dtype=bool)
+        pad = np.ones((1, L), dtype=bool)
         pad[0, 1000:1100] = False
-        att = (np.arange(L + 1) >= 1000)[None, :]
-        causal = np.ones((1, 2050), dtype=bool)
-        return [SplitExample(pad, att, L), SplitExample(causal, causal.copy(), 2049)]
+        att = (np.arange(L) >= 1000)[None, :]
+        causal = np.ones((1, 2049), dtype=bool)
+        return [_then_decoded(*fitting_example(pad, att, self.family, self.padding), 1),
+                _then_decoded(*fitting_example(causal, causal.copy(), self.family, self.padding), 1)]
+
+
+def _then_decoded(pad: np.ndarray, att: np.ndarray, steps: int) -> SplitExample:
+    """A prompt ``(pad, att)`` followed by ``steps`` real tokens, each a block of its own (SPEC §5)."""
+    ones = np.ones((pad.shape[0], steps), dtype=bool)
+    return SplitExample(np.concatenate([pad, ones], 1), np.concatenate([att, ones], 1), pad.shape[1])
 
 
 def _matches_full_mask(context: Context, state: CheckState) -> CheckResult:
