@@ -75,6 +75,8 @@ class CheckResult:
     seconds: float = 0.0
     counterexample: Counterexample | None = None
     description: str = ""
+    rows: int = 0  # batch rows compared (``examples`` counts inputs, each a batch of one or more rows)
+    longest: int = 0  # the largest L compared
 
     @property
     def passed(self) -> bool:
@@ -85,7 +87,10 @@ class CheckResult:
             "name": self.name,
             "passed": self.passed,
             "status": self.status,
-            "examples": self.examples,
+            # Batch rows compared where rows were counted (INTERFACE: the equivalence entry), else inputs.
+            "examples": self.rows or self.examples,
+            "inputs": self.examples,
+            "longest": self.longest,
             "message": self.message,
             "seconds": round(self.seconds, 4),
             "counterexample": self.counterexample.to_json() if self.counterexample else None,
