@@ -191,7 +191,7 @@ def fewer_batch_rows(body: Callable[[MaskExample], None], failure: Failure, limi
 # The batched search: cells (rows x L x L) compared per example of the run's budget (--max-examples), at most
 # this many cells and rows per call (memory), and a time cap only slow implementations reach. A fast one always
 # runs the whole plan of calls, so a seeded run repeats exactly.
-SEARCH_CELLS_PER_EXAMPLE = 1 << 20
+SEARCH_CELLS_PER_EXAMPLE = 1 << 19
 SEARCH_CELLS_PER_CALL = 1 << 23
 SEARCH_MAX_ROWS = 16384
 SEARCH_FIRST_ROWS = 16
