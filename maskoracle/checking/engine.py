@@ -7,6 +7,7 @@ as a ``Failure`` with its counterexample, shrunk within a time budget and cut do
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -144,6 +145,8 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
         return state.result("failed", failure.message, failure.counterexample)
     except _ShrinkBudgetSpent:
         best = fewer_batch_rows(body, smallest[0])
+        # Hypothesis saves no failure when it is stopped mid-shrink: keep the smallest one seen, replayed first.
+        _save_found(run, state.name, best.counterexample)
         return state.result("failed", best.message + f" (shrinking stopped after {run.shrink_budget_s:g} s)",
                             best.counterexample)
     except Aborted as aborted:
@@ -228,6 +231,7 @@ def run_batched(state: CheckState, sampler: RowSampler, body: Callable[[MaskExam
             return state.result("failed", aborted.message, aborted.counterexample)
         except Failure as failure:
             cut = shrink_failure(body, fewer_batch_rows(body, failure), run.shrink_budget_s)
+            _save_found(run, state.name, cut.counterexample)
             B, L = cut.counterexample.shape
             return state.result("failed", f"{cut.message} (found by the batched search among {rows} rows of "
                                           f"L = {example.shape[1]}, shrunk to [B, L] = [{B}, {L}])",
@@ -240,6 +244,36 @@ def run_batched(state: CheckState, sampler: RowSampler, body: Callable[[MaskExam
         state.longest = max(state.longest, example.shape[1])
     return state.result("passed", f"{state.rows:,} rows compared, L up to {state.longest:,} ({state.examples} "
                                   f"Hypothesis examples, then {searched:,} rows in {calls} batched calls)")
+
+
+def _found_key(run: RunSettings, name: str) -> bytes:
+    return f"{run.key}/{name}/batched".encode()
+
+
+def _save_found(run: RunSettings, name: str, counterexample: Counterexample) -> None:
+    """Keep a failure the batched search found in the example database, as Hypothesis keeps its own."""
+    if run.database is not None:
+        value = {"pad": counterexample.pad.astype(int).tolist(), "att": counterexample.att.astype(int).tolist()}
+        run.database.save(_found_key(run, name), json.dumps(value).encode())
+
+
+def replay_found(state: CheckState, body: Callable[[MaskExample], None], run: RunSettings) -> CheckResult | None:
+    """The failed result of a failure the batched search saved earlier, if it still fails (else forgotten)."""
+    if run.database is None:
+        return None
+    key = _found_key(run, state.name)
+    for value in list(run.database.fetch(key)):
+        saved = json.loads(value)
+        example = MaskExample(np.array(saved["pad"], dtype=bool), np.array(saved["att"], dtype=bool))
+        try:
+            body(example)
+        except Aborted as aborted:
+            return state.result("failed", aborted.message, aborted.counterexample)
+        except Failure as failure:
+            return state.result("failed", f"{failure.message} (replayed from the example database)",
+                                failure.counterexample)
+        run.database.delete(key, value)
+    return None
 
 
 def run_settings(profile: Profile | None, options: Mapping[str, Any], key: str,

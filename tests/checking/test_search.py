@@ -67,3 +67,22 @@ def test_the_shrinker_deletes_tokens_and_clears_bits() -> None:
     smallest = shrink_failure(body, Failure("start", _counterexample(start)), budget_s=10.0)
     assert smallest.counterexample.shape == (1, 3)
     assert smallest.counterexample.att.all() and smallest.counterexample.pad.all()
+
+
+def test_a_failure_the_batched_search_found_is_saved_and_replayed_first(tmp_path) -> None:
+    from hypothesis.database import DirectoryBasedExampleDatabase  # lazily: only this test opens a database
+
+    from maskoracle.checking.engine import replay_found
+
+    database = DirectoryBasedExampleDatabase(str(tmp_path / "db"))
+    run = RunSettings(20, 0, 4.0, database, "test/strict_less")
+    runner = Runner(zoo.strict_less, get_adapter("torch", "cpu"), "block_causal", "masked", "bool", 10.0)
+    found = run_batched(CheckState("equivalence"), RowSampler(), runner.compare_example, run, call_budget_s=5.0)
+    assert found.status == "failed" and found.counterexample is not None
+    replayed = replay_found(CheckState("equivalence"), runner.compare_example, run)
+    assert replayed is not None and replayed.status == "failed" and replayed.examples == 0
+    assert replayed.counterexample is not None and replayed.counterexample.shape == found.counterexample.shape
+    # Fixed: the saved input passes, so it is forgotten.
+    right = Runner(zoo.reference, get_adapter("torch", "cpu"), "block_causal", "masked", "bool", 10.0)
+    assert replay_found(CheckState("equivalence"), right.compare_example, run) is None
+    assert replay_found(CheckState("equivalence"), runner.compare_example, run) is None

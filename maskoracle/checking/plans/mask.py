@@ -23,7 +23,7 @@ from ...strategies import (
 )
 from ...strategies.families import GENERIC_LAYOUTS, bit_rows, every_input, fits
 from ...strategies.rows import RowSampler, long_batches
-from ..engine import CheckState, run_batched, run_fixed, run_property
+from ..engine import CheckState, replay_found, run_batched, run_fixed, run_property
 from ..results import Aborted, CheckResult, Failure
 from ..runner import Runner
 from ..units import Check, Context
@@ -99,8 +99,11 @@ def _spec_examples(context: Context, state: CheckState) -> CheckResult:
 
 
 def _equivalence(context: Context, state: CheckState) -> CheckResult:
-    result = run_property(state, context.inputs.examples(), _compare(context), context.run)
     sampler = context.inputs.rows()
+    replayed = replay_found(state, _compare(context), context.run) if sampler is not None else None
+    if replayed is not None:  # a failure an earlier batched search found and saved, first, as Hypothesis's are
+        return replayed
+    result = run_property(state, context.inputs.examples(), _compare(context), context.run)
     if result.status == "passed" and sampler is not None:
         # Hypothesis passed: thousands of rows per call from the same families (a fast implementation gets
         # hundreds of thousands), then the Hypothesis search's verdict stands or the batched one's failure.
