@@ -19,9 +19,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from maskoracle.bench import workload_inputs  # noqa: E402
-
 from maskoracle.implementations import torch as torch_impl  # noqa: E402
+from maskoracle.speed.bench import workload_inputs  # noqa: E402
 
 SIZES = {"8x1024": (8, 1024), "2x4096": (2, 4096)}
 

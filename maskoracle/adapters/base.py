@@ -9,6 +9,25 @@ import numpy as np
 from ..errors import UsageError
 
 FRAMEWORKS = ("torch", "numpy", "jax")
+# Memory layouts real code hands over besides a fresh contiguous array (the ``input_forms`` check): ``sliced``,
+# ``x[:, :L]`` of a wider buffer; ``strided``, ``x[:, ::2]``; ``column_major``, Fortran order. The buffers around
+# the values hold their opposites, so a kernel that reads memory as if contiguous reads wrong values.
+INPUT_FORMS = ("sliced", "strided", "column_major")
+
+
+def wide_buffer(array: np.ndarray, form: str) -> np.ndarray:
+    """The numpy buffer a ``form`` view is cut from: the values, and their opposites where the view skips."""
+    opposite = (array == 0).astype(array.dtype)
+    if form == "sliced":
+        return np.concatenate([array, opposite], axis=1)
+    wide = np.empty((array.shape[0], 2 * array.shape[1]), dtype=array.dtype)
+    wide[:, ::2], wide[:, 1::2] = array, opposite
+    return wide
+
+
+def view_in_form(buffer: Any, form: str, length: int) -> Any:
+    """The ``[B, L]`` view of ``wide_buffer``'s buffer (numpy or torch: both slice alike)."""
+    return buffer[:, :length] if form == "sliced" else buffer[:, ::2]
 
 
 class Adapter:
@@ -23,6 +42,21 @@ class Adapter:
 
     def inputs(self, pad: np.ndarray, att: np.ndarray, att_dtype: str) -> tuple[Any, Any]:
         raise NotImplementedError
+
+    def input_forms(self) -> tuple[str, ...]:
+        """The memory layouts of ``INPUT_FORMS`` this framework's arrays can take."""
+        return INPUT_FORMS
+
+    def inputs_in_form(self, pad: np.ndarray, att: np.ndarray, att_dtype: str, form: str) -> tuple[Any, Any]:
+        """``inputs`` with the same values, laid out as ``form`` says (views of wider buffers, column-major)."""
+        if form == "column_major":
+            return tuple(self.column_major(array) for array in self.inputs(pad, att, att_dtype))  # type: ignore
+        L = pad.shape[1]
+        pad_buffer, att_buffer = self.inputs(wide_buffer(pad, form), wide_buffer(att, form), att_dtype)
+        return view_in_form(pad_buffer, form, L), view_in_form(att_buffer, form, L)
+
+    def column_major(self, array: Any) -> Any:
+        return np.asfortranarray(array)
 
     def to_numpy(self, result: Any) -> np.ndarray:
         """The result as a numpy array (bfloat16 widened to float32, which holds it exactly)."""
@@ -102,6 +136,9 @@ class TorchAdapter(Adapter):
 
     def is_array(self, result: Any) -> bool:
         return isinstance(result, self.torch.Tensor | np.ndarray)
+
+    def column_major(self, array: Any) -> Any:
+        return array.t().contiguous().t()
 
     def shares_memory(self, result: Any, given: Any) -> bool:
         torch = self.torch

@@ -52,6 +52,9 @@ class JaxAdapter(Adapter):
         self._index_given = index is not None
         super().__init__(device)
 
+    def input_forms(self) -> tuple[str, ...]:
+        return ()  # JAX arrays have no strides a user could hand over
+
     def _dtype(self, att_dtype: str) -> Any:
         if att_dtype == "int64" and not getattr(self.jax.config, "jax_enable_x64", False):
             raise UsageError("--att-dtype int64 with --framework jax needs 64-bit mode (JAX silently makes int32 "

@@ -7,6 +7,7 @@ as a ``Failure`` with its counterexample, shrunk within a time budget and cut do
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,7 +23,9 @@ from ..database import resolve_database
 from ..errors import short_error
 from ..profiles import DEFAULT_SHRINK_BUDGET_S, Profile
 from ..strategies import MaskExample
+from ..strategies.rows import RowSampler
 from .results import Aborted, CheckResult, Counterexample, Failure
+from .shrink import shrink_failure
 
 
 class _ShrinkBudgetSpent(BaseException):
@@ -49,15 +52,26 @@ class CheckState:
         self.name = name
         self.description = description
         self.examples = 0
+        self.rows = 0  # batch rows compared (an example of B rows counts B)
+        self.longest = 0  # the largest L compared
         self.started = time.perf_counter()
+
+    def count(self, example: Any) -> None:
+        """One more input passed: its rows and length are counted."""
+        B, L = np.shape(example[0])
+        self.examples += 1
+        self.rows += int(B)
+        self.longest = max(self.longest, int(L))
 
     def result(self, status: str, message: str = "", counterexample: Counterexample | None = None) -> CheckResult:
         return CheckResult(self.name, status, self.examples, message, time.perf_counter() - self.started,
-                           counterexample, self.description)
+                           counterexample, self.description, self.rows, self.longest)
 
 
-def run_fixed(state: CheckState, body: Callable[[MaskExample], None], inputs: Iterable[MaskExample]) -> CheckResult:
-    """A check over a fixed list of inputs: the first failure, cut to its fewest rows, is the counterexample."""
+def run_fixed(state: CheckState, body: Callable[[MaskExample], None], inputs: Iterable[MaskExample],
+              shrink_budget_s: float = 0.0) -> CheckResult:
+    """A check over a fixed list of inputs: the first failure, cut to its fewest rows (and, with a
+    ``shrink_budget_s``, shrunk to its fewest tokens), is the counterexample."""
     for example in inputs:
         try:
             body(example)
@@ -65,8 +79,10 @@ def run_fixed(state: CheckState, body: Callable[[MaskExample], None], inputs: It
             return state.result("failed", aborted.message, aborted.counterexample)
         except Failure as failure:
             smaller = fewer_batch_rows(body, failure)
+            if shrink_budget_s > 0:
+                smaller = shrink_failure(body, smaller, shrink_budget_s)
             return state.result("failed", smaller.message, smaller.counterexample)
-        state.examples += 1
+        state.count(example)
     if state.examples == 0:
         return state.result("skipped", "no input of this check fits the chosen --layout/--padding")
     return state.result("passed")
@@ -101,7 +117,7 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
                 smallest[:] = [failure]
             raise
         if not first_failure_at:
-            state.examples += 1
+            state.count(example)
             if run.on_example is not None:
                 run.on_example(state.name, state.examples, budget)
 
@@ -131,6 +147,8 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
         return state.result("failed", failure.message, failure.counterexample)
     except _ShrinkBudgetSpent:
         best = fewer_batch_rows(body, smallest[0])
+        # Hypothesis saves no failure when it is stopped mid-shrink: keep the smallest one seen, replayed first.
+        _save_found(run, state.name, best.counterexample)
         return state.result("failed", best.message + f" (shrinking stopped after {run.shrink_budget_s:g} s)",
                             best.counterexample)
     except Aborted as aborted:
@@ -173,6 +191,91 @@ def fewer_batch_rows(body: Callable[[MaskExample], None], failure: Failure, limi
         except (Aborted, _ShrinkBudgetSpent):
             break
     return failure
+
+
+# The batched search: cells (rows x L x L) compared per example of the run's budget (--max-examples), at most
+# this many cells and rows per call (memory), and a time cap only slow implementations reach. A fast one always
+# runs the whole plan of calls, so a seeded run repeats exactly.
+SEARCH_CELLS_PER_EXAMPLE = 1 << 19
+SEARCH_CELLS_PER_CALL = 1 << 23
+SEARCH_MAX_ROWS = 16384
+SEARCH_FIRST_ROWS = 16
+SEARCH_SECONDS_PER_EXAMPLE = 0.03
+
+
+def run_batched(state: CheckState, sampler: RowSampler, body: Callable[[MaskExample], None], run: RunSettings,
+                *, call_budget_s: float, coarse: bool = False) -> CheckResult:
+    """Thousands of rows per call from ``sampler``, compared by ``body``; a failing row cut out and shrunk.
+
+    The plan of calls (lengths, rows by the memory budget) comes from the seed; each call's rows shrink only when
+    a call takes longer than ``call_budget_s``, and the search stops when its time cap is spent (a slow
+    implementation gets fewer rows). ``coarse``: few shapes, rows in powers of two (JAX compiles per shape).
+    """
+    rng = np.random.default_rng(run.seed)
+    cells_left = run.max_examples * SEARCH_CELLS_PER_EXAMPLE
+    deadline = time.perf_counter() + run.max_examples * SEARCH_SECONDS_PER_EXAMPLE
+    slow_factor = 1.0  # > 1 once a call ran past its budget: later calls get fewer rows
+    calls = searched = 0
+    while cells_left > 0 and time.perf_counter() < deadline:
+        L = sampler.length(rng, coarse)
+        # The first calls are small (a slow implementation shows itself before a big call), then 4x each.
+        rows = min(SEARCH_MAX_ROWS, SEARCH_CELLS_PER_CALL // (L * L), SEARCH_FIRST_ROWS << 2 * min(calls, 8))
+        rows = max(1, int(rows / slow_factor))
+        calls += 1
+        if coarse:
+            rows = 1 << (rows.bit_length() - 1)
+        example = sampler.draw(rng, rows, L)
+        cells_left -= rows * L * L
+        started = time.perf_counter()
+        try:
+            body(example)
+        except Aborted as aborted:
+            return state.result("failed", aborted.message, aborted.counterexample)
+        except Failure as failure:
+            cut = shrink_failure(body, fewer_batch_rows(body, failure), run.shrink_budget_s)
+            _save_found(run, state.name, cut.counterexample)
+            B, L = cut.counterexample.shape
+            return state.result("failed", f"{cut.message} (found by the batched search among {rows} rows of "
+                                          f"L = {example.shape[1]}, shrunk to [B, L] = [{B}, {L}])",
+                                cut.counterexample)
+        elapsed = time.perf_counter() - started
+        if elapsed > call_budget_s:
+            slow_factor *= 2 * elapsed / call_budget_s
+        state.rows += rows
+        searched += rows
+        state.longest = max(state.longest, example.shape[1])
+    return state.result("passed", f"{state.rows:,} rows compared, L up to {state.longest:,} ({state.examples} "
+                                  f"Hypothesis examples, then {searched:,} rows in {calls} batched calls)")
+
+
+def _found_key(run: RunSettings, name: str) -> bytes:
+    return f"{run.key}/{name}/batched".encode()
+
+
+def _save_found(run: RunSettings, name: str, counterexample: Counterexample) -> None:
+    """Keep a failure the batched search found in the example database, as Hypothesis keeps its own."""
+    if run.database is not None:
+        value = {"pad": counterexample.pad.astype(int).tolist(), "att": counterexample.att.astype(int).tolist()}
+        run.database.save(_found_key(run, name), json.dumps(value).encode())
+
+
+def replay_found(state: CheckState, body: Callable[[MaskExample], None], run: RunSettings) -> CheckResult | None:
+    """The failed result of a failure the batched search saved earlier, if it still fails (else forgotten)."""
+    if run.database is None:
+        return None
+    key = _found_key(run, state.name)
+    for value in list(run.database.fetch(key)):
+        saved = json.loads(value)
+        example = MaskExample(np.array(saved["pad"], dtype=bool), np.array(saved["att"], dtype=bool))
+        try:
+            body(example)
+        except Aborted as aborted:
+            return state.result("failed", aborted.message, aborted.counterexample)
+        except Failure as failure:
+            return state.result("failed", f"{failure.message} (replayed from the example database)",
+                                failure.counterexample)
+        run.database.delete(key, value)
+    return None
 
 
 def run_settings(profile: Profile | None, options: Mapping[str, Any], key: str,

@@ -91,6 +91,8 @@ class CheckResult:
     seconds: float = 0.0
     counterexample: Counterexample | None = None
     description: str = ""
+    rows: int = 0  # batch rows compared (``examples`` counts inputs, each a batch of one or more rows)
+    longest: int = 0  # the largest L compared
 
     @property
     def passed(self) -> bool:
@@ -101,7 +103,10 @@ class CheckResult:
             "name": self.name,
             "passed": self.passed,
             "status": self.status,
-            "examples": self.examples,
+            # Batch rows compared where rows were counted (INTERFACE: the equivalence entry), else inputs.
+            "examples": self.rows or self.examples,
+            "inputs": self.examples,
+            "longest": self.longest,
             "message": self.message,
             "seconds": round(self.seconds, 4),
             "counterexample": self.counterexample.to_json() if self.counterexample else None,
@@ -111,9 +116,11 @@ class CheckResult:
     @staticmethod
     def from_json(payload: dict[str, Any]) -> CheckResult:
         found = payload.get("counterexample")
-        return CheckResult(payload["name"], payload["status"], payload["examples"], payload["message"],
-                           payload["seconds"], Counterexample.from_json(found) if found else None,
-                           payload.get("description", ""))
+        inputs = payload.get("inputs", payload["examples"])
+        return CheckResult(payload["name"], payload["status"], inputs, payload["message"], payload["seconds"],
+                           Counterexample.from_json(found) if found else None, payload.get("description", ""),
+                           rows=payload["examples"] if payload["examples"] != inputs else 0,
+                           longest=payload.get("longest", 0))
 
 
 @dataclass

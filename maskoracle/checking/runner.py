@@ -90,8 +90,9 @@ class Runner:
     """Calls ``fn(pad_masks, att_masks)`` through the adapter and compares with the oracle of ``spec``."""
 
     def __init__(self, fn: MaskFn, adapter: Adapter, spec: Any, pad_queries: str, att_dtype: str,
-                 timeout: float, none_means: str = "fail") -> None:
+                 timeout: float, none_means: str = "fail", form: str | None = None) -> None:
         self.fn = fn
+        self.form = form  # None: fresh contiguous inputs; else a memory layout of adapters.base.INPUT_FORMS
         self.adapter = adapter
         self.spec = spec  # a spec name, or a grouped Layout (its group rule)
         self.pad_queries = pad_queries
@@ -108,10 +109,18 @@ class Runner:
     def with_att_dtype(self, att_dtype: str) -> Runner:
         return Runner(self.fn, self.adapter, self.spec, self.pad_queries, att_dtype, self.timeout, self.none_means)
 
+    def in_form(self, form: str) -> Runner:
+        """The same runner, handing inputs over in the memory layout ``form`` (``adapters.base.INPUT_FORMS``)."""
+        return Runner(self.fn, self.adapter, self.spec, self.pad_queries, self.att_dtype, self.timeout,
+                      self.none_means, form)
+
     def call(self, pad: np.ndarray, att: np.ndarray) -> Call:
         """Build the inputs, call the implementation under the time limit; ``Failure`` if it raised."""
         B, L = pad.shape
-        pad_in, att_in = self.adapter.inputs(pad, att, self.att_dtype)
+        if self.form is None:
+            pad_in, att_in = self.adapter.inputs(pad, att, self.att_dtype)
+        else:
+            pad_in, att_in = self.adapter.inputs_in_form(pad, att, self.att_dtype, self.form)
         self.calls += 1
         result = call_implementation(self.fn, (pad_in, att_in), self.timeout, f"[B, L] = [{B}, {L}]",
                                      Counterexample(pad.copy(), att.copy()))
@@ -167,7 +176,9 @@ class Runner:
         compared = self.compared_rows(pad)
         for head in range(heads.shape[1]):
             actual = heads[:, head]
-            differ = np.not_equal(expected, actual) & compared[:, :, None]
+            differ = np.not_equal(expected, actual)
+            if self.pad_queries == "free":  # else every row is compared: no pass over the cells to mask none out
+                differ &= compared[:, :, None]
             if not differ.any():
                 continue
             count = int(np.count_nonzero(differ))

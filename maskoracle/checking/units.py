@@ -36,6 +36,9 @@ class Inputs(Protocol):
         """A strategy of small inputs (the behaviour checks, and where a long failure is looked for again);
         ``None`` where the plan has no such regime."""
 
+    def rows(self) -> Any:
+        """A ``RowSampler`` for the batched search of ``equivalence``; ``None`` where the plan has none."""
+
     def long(self) -> list[Any]:
         """Long inputs at the sizes where size-dependent bugs live (``size_boundaries``)."""
 

@@ -246,6 +246,49 @@ def single_sequence_only(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     return mask[None]
 
 
+LONG_ROWS = 256  # past this length the two issue-15 bugs below take their "fast" path
+
+
+def _blocks_fast_path(pad: torch.Tensor, att: torch.Tensor, keys_padded_in_block: bool) -> torch.Tensor:
+    blocks = torch.cumsum(att.long(), dim=1)
+    pad = pad.bool()
+    if pad.shape[1] <= LONG_ROWS:
+        return (blocks[:, None, :] <= blocks[:, :, None]) & pad[:, None, :] & pad[:, :, None]
+    # Long rows: a block's own keys as one broadcast "same block" tile, earlier blocks as another.
+    same = blocks[:, None, :] == blocks[:, :, None]
+    if keys_padded_in_block:
+        same = same & pad[:, None, :]
+    earlier = (blocks[:, None, :] < blocks[:, :, None]) & pad[:, None, :]
+    return (same | earlier) & pad[:, :, None]
+
+
+def long_rows_forget_block_padding(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """A fast path for rows past 256 tokens forgets key padding inside a query's own block (padded language
+    inside a bidirectional prefix is seen)."""
+    return _blocks_fast_path(pad, att, keys_padded_in_block=False)
+
+
+def _as_if_contiguous(array: torch.Tensor) -> torch.Tensor:
+    """What a native kernel that reads ``data_ptr()`` row-major sees: right only for contiguous inputs."""
+    B, L = array.shape
+    return torch.as_strided(array, (B, L), (L, 1))
+
+
+def assumes_contiguous_inputs(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """A native kernel that reads its inputs as contiguous row-major memory: wrong for ``x[:, :L]`` of a wider
+    buffer, strided or column-major inputs."""
+    return reference(_as_if_contiguous(pad), _as_if_contiguous(att))
+
+
+def clears_first_att_bit_in_place_when_long(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Past 256 tokens (a chunked path) clears ``att[:, 0]`` in place through ``att.bool()``: the caller's att
+    changes on long inputs only."""
+    if pad.shape[1] > LONG_ROWS:
+        att = att.bool()
+        att[:, 0] = False
+    return reference(pad, att)
+
+
 # --- bugs in the calling contract: the values are right, the behaviour around them is not --------------------
 
 def clears_first_att_bit_in_place(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
@@ -323,6 +366,24 @@ def numpy_round_trip_on_cpu(pad: torch.Tensor, att: torch.Tensor) -> torch.Tenso
     blocks = np.cumsum(att.long().cpu().numpy(), axis=1)
     mask = (blocks[:, None, :] <= blocks[:, :, None]) & pad_np[:, None, :] & pad_np[:, :, None]
     return torch.from_numpy(mask)
+
+
+def correct_long_rows_block_fast_path(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """The long-row fast path of ``long_rows_forget_block_padding``, with key padding applied inside the block."""
+    return _blocks_fast_path(pad, att, keys_padded_in_block=True)
+
+
+def correct_contiguous_first(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """The native kernel of ``assumes_contiguous_inputs``, handed ``.contiguous()`` copies first."""
+    return reference(_as_if_contiguous(pad.contiguous()), _as_if_contiguous(att.contiguous()))
+
+
+def correct_clears_first_att_bit_of_a_copy(pad: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    """Clears ``att[:, 0]`` (it never matters, SPEC §2) of a copy, on long inputs."""
+    if pad.shape[1] > LONG_ROWS:
+        att = att.bool().clone()
+        att[:, 0] = False
+    return reference(pad, att)
 
 
 # --- right by another route ------------------------------------------------------------------------------
@@ -424,6 +485,10 @@ ENTRIES: list[ZooEntry] = [
     ZooEntry("cumsum_in_place", cumsum_in_place, options={"att_dtype": "int64"}),
     ZooEntry("unsqueezes_pad_in_place", unsqueezes_pad_in_place),
     ZooEntry("bidirectional_fast_path_view", bidirectional_fast_path_view),
+    ZooEntry("long_rows_forget_block_padding", long_rows_forget_block_padding, size_dependent=True),
+    ZooEntry("assumes_contiguous_inputs", assumes_contiguous_inputs),
+    ZooEntry("clears_first_att_bit_in_place_when_long", clears_first_att_bit_in_place_when_long,
+             size_dependent=True),
     ZooEntry("flaky_cell", flaky_cell, history_dependent=True),
     ZooEntry("cached_by_id", cached_by_id, history_dependent=True),
     ZooEntry("reused_output_buffer", reused_output_buffer, history_dependent=True),
@@ -439,6 +504,9 @@ ENTRIES: list[ZooEntry] = [
              equivalent=True),
     ZooEntry("correct_cummax_starts", correct_cummax_starts, equivalent=True),
     ZooEntry("correct_block_by_block", correct_block_by_block, equivalent=True),
+    ZooEntry("correct_long_rows_block_fast_path", correct_long_rows_block_fast_path, equivalent=True),
+    ZooEntry("correct_contiguous_first", correct_contiguous_first, equivalent=True),
+    ZooEntry("correct_clears_first_att_bit_of_a_copy", correct_clears_first_att_bit_of_a_copy, equivalent=True),
     # Bugs above that are right under the option a user of them would pass (SPEC §3, §4; --layout).
     ZooEntry("keys_only_padding_pad_queries_free", keys_only_padding, options={"pad_queries": "free"},
              equivalent=True),
@@ -448,9 +516,11 @@ ENTRIES: list[ZooEntry] = [
 
 # Bugs that one call's values, compared with the oracle, cannot reliably show: the mask is right but the calling
 # contract is broken (an input modified, the result a view of an input or of an earlier result, on another
-# device), or the result depends on earlier calls (a flaky cell, a stale cache).
+# device, wrong only for inputs in another memory layout), or the result depends on earlier calls (a flaky cell,
+# a stale cache).
 CONTRACT_BUGS = frozenset({
-    "clears_first_att_bit_in_place", "cumsum_in_place", "unsqueezes_pad_in_place", "bidirectional_fast_path_view",
+    "assumes_contiguous_inputs",
+    "clears_first_att_bit_in_place", "clears_first_att_bit_in_place_when_long", "cumsum_in_place", "unsqueezes_pad_in_place", "bidirectional_fast_path_view",
     "flaky_cell", "cached_by_id", "reused_output_buffer", "numpy_round_trip_on_cpu",
 })
 

@@ -37,6 +37,22 @@ def _fail_if_changed(runner: Runner, pad: np.ndarray, att: np.ndarray, first: np
                       Counterexample(pad.copy(), att.copy(), first, second, runner.compared_rows(pad), note=note))
 
 
+# Long inputs the behaviour checks also run on (after the small ones): an implementation may take another code
+# path past a few hundred tokens (a chunked or native one) that edits inputs or reuses buffers.
+BEHAVIOUR_LONG_LENGTHS = (257, 1030)
+
+
+def long_behaviour_inputs(context: Context) -> list[Any]:
+    """The plan's long inputs nearest to ``BEHAVIOUR_LONG_LENGTHS`` (one each)."""
+    inputs = context.inputs.long()
+    chosen: list[Any] = []
+    for length in BEHAVIOUR_LONG_LENGTHS:
+        nearest = min(inputs, key=lambda example: abs(example.shape[1] - length), default=None)
+        if nearest is not None and all(nearest is not other for other in chosen):
+            chosen.append(nearest)
+    return chosen
+
+
 def _judged_on_some_call(runner: Any, run: Callable[[], CheckResult]) -> CheckResult:
     """``run()``, except that a pass judged on no call that returned is not a pass: a behaviour check whose every
     call raised (a MemoryError under a memory cap, say) has shown nothing and fails; one that found no input to
@@ -57,13 +73,19 @@ def _judged_on_some_call(runner: Any, run: Callable[[], CheckResult]) -> CheckRe
 
 
 def _property(body_for: Any, reads_context: bool = False) -> Any:
-    """``run(context, state)`` of a property over the plan's small inputs, with the body ``body_for(runner)``
-    (``body_for(context)`` where ``reads_context``)."""
+    """``run(context, state)`` of a property over the plan's small inputs, then a few long ones (shrunk on
+    failure), with the body ``body_for(runner)`` (``body_for(context)`` where ``reads_context``)."""
 
     def run(context: Context, state: CheckState) -> CheckResult:
         body = body_for(context) if reads_context else body_for(context.mask_runner)
-        return _judged_on_some_call(context.mask_runner, lambda: run_property(state, context.inputs.small(), body,
-                                                                              context.run, context.few))
+
+        def small_then_long() -> CheckResult:
+            result = run_property(state, context.inputs.small(), body, context.run, context.few)
+            if result.status != "passed":
+                return result
+            return run_fixed(state, body, long_behaviour_inputs(context), context.run.shrink_budget_s)
+
+        return _judged_on_some_call(context.mask_runner, small_then_long)
 
     return run
 
@@ -181,6 +203,38 @@ RESULTS_STAY_VALID = Check("results_stay_valid", "a result does not change when 
 NO_INPUT_ALIASING = Check("no_input_aliasing", "the result does not share memory with an input (a view of pad or "
                           "att)", _property(_after_a_call(_no_input_aliasing)))
 RESULT_DEVICE = Check("result_device", "the result lives on the inputs' device", _result_device)
+
+
+# --- input forms ---------------------------------------------------------------------------------------------
+
+def _input_forms(context: Context, state: CheckState) -> CheckResult:
+    """The same inputs handed over as views real code passes (``x[:, :L]`` of a wider buffer, ``x[:, ::2]``,
+    column-major): a kernel that reads memory as if it were a fresh contiguous array reads the wrong values."""
+    runner = context.mask_runner
+    forms = runner.adapter.input_forms()
+    if not forms:
+        return state.result("skipped", f"{context.options['framework']} arrays have no memory layout to vary")
+    express = getattr(context.inputs, "express", lambda example: example)  # what --inputs can express
+    inputs = [*(express(example) for example in _att_dtype_inputs(context.spec.family, context.options["padding"])),
+              *long_behaviour_inputs(context)[:1]]
+    for form in forms:
+        in_form = runner.in_form(form)
+
+        def body(example: MaskExample, in_form: Runner = in_form, form: str = form) -> None:
+            try:
+                in_form.compare_example(example)
+            except Failure as failure:
+                failure.counterexample.note = f"inputs given as {form} views"
+                raise Failure(f"inputs as {form} views: {failure.message}", failure.counterexample) from None
+
+        result = run_fixed(state, body, inputs, context.run.shrink_budget_s)
+        if result.status == "failed":
+            return result
+    return state.result("passed", f"inputs as {', '.join(forms)} views")
+
+
+INPUT_FORMS_CHECK = Check("input_forms", "the same inputs as views of wider buffers (x[:, :L], x[:, ::2]) and "
+                          "column-major, as real models hand them over", _input_forms)
 
 
 # --- att dtypes ----------------------------------------------------------------------------------------------

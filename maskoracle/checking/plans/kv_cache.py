@@ -86,6 +86,9 @@ class KvCacheInputs:
     def examples(self) -> Any:
         return kv_cache_examples(layout=self.family, padding=self.padding)
 
+    def rows(self) -> None:
+        return None  # no batched search: the Hypothesis search draws this plan's inputs
+
     def small(self) -> Any:
         return None  # every KV-cache example is small already
 

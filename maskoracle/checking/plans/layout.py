@@ -59,6 +59,9 @@ class LayoutInputs:
     def examples(self) -> Any:
         return layout_examples(self.layout, padding=self.padding).map(self._as_mask)
 
+    def rows(self) -> None:
+        return None  # no batched search: the Hypothesis search draws this plan's inputs
+
     def small(self) -> Any:
         return layout_examples(self.layout, padding=self.padding, sizes="small").map(self._as_mask)
 
