@@ -158,7 +158,7 @@ def test_cli_reports_an_unreachable_database_in_one_line(tmp_path: Path) -> None
     pytest.importorskip("redis", reason="the redis client is an extra: pip install 'maskoracle[redis]'")
     result = subprocess.run(
         [sys.executable, "-m", "maskoracle", "check", "maskoracle.implementations.numpy:block_causal",
-         "--framework", "numpy", "--db", f"redis://127.0.0.1:{_free_port()}/0"],
+         "--framework", "numpy", "--seed", "0", "--db", f"redis://127.0.0.1:{_free_port()}/0"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "cannot reach Redis" in result.stderr
@@ -236,6 +236,7 @@ def test_parallel_run_gives_the_serial_verdicts(pytester: pytest.Pytester, plant
                # timings are not taken under xdist (pytest-benchmark switches itself off): verdicts only
                "-k", "not test_speed")
     # The parallel run draws its seed on the controller; the serial run repeats it with --mask-seed.
+    # unseeded: the seed the controller draws and hands to its workers is the subject.
     parallel, parallel_log = _verdicts(pytester, *options, "-n", "2")
     header = re.search(r"maskoracle: spec block_causal, seed (\d+)", parallel_log)
     assert header is not None, parallel_log
