@@ -307,7 +307,7 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings,
             message = failure.message
             if options.att_dtype != "bool" and message.startswith("raised ") and "timed out" not in message:
                 message = f"rejects att {options.att_dtype} (--att-dtype {options.att_dtype}): {message}"
-            return current.result("failed", message, runner.counterexample_for(pad, att))
+            return current.result("failed", message, runner.counterexample_for(pad, att, failure=failure))
         current.examples += 1
         return current.result("passed")
 

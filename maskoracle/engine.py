@@ -155,12 +155,19 @@ class Runner:
             Counterexample(pad.copy(), att.copy(), expected, actual, self.compared_rows(pad)),
         )
 
-    def counterexample_for(self, pad: np.ndarray, att: np.ndarray, note: str = "") -> Counterexample:
-        """The implementation's and the oracle's masks for an input, for showing a failure (never raises)."""
-        try:
-            actual: np.ndarray | None = self.compute(pad, att)
-        except (Failure, Aborted):
-            actual = None
+    def counterexample_for(self, pad: np.ndarray, att: np.ndarray, note: str = "",
+                           failure: BaseException | None = None) -> Counterexample:
+        """The implementation's and the oracle's masks for an input, for showing a failure (never raises).
+
+        After an ``Aborted`` call (a timeout, SystemExit) the implementation is not called again: that would
+        cost another time limit, and a timeout must stop the check at once.
+        """
+        actual: np.ndarray | None = None
+        if not isinstance(failure, Aborted):
+            try:
+                actual = self.compute(pad, att)
+            except (Failure, Aborted):
+                actual = None
         return Counterexample(pad.copy(), att.copy(), self.expected(pad, att), actual, self.compared_rows(pad), note)
 
 

@@ -199,7 +199,7 @@ def _plan(runner: Runner, layout: Layout, group_rule: bool, padding: str, pad_qu
             runner.compute(example.pad_masks[:1], example.att_masks[:1])
         except (Failure, Aborted) as failure:
             return current.result("failed", failure.message, runner.counterexample_for(
-                example.pad_masks[:1], example.att_masks[:1], note))
+                example.pad_masks[:1], example.att_masks[:1], note, failure=failure))
         current.examples += 1
         return current.result("passed")
 
