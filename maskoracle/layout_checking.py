@@ -268,7 +268,8 @@ def _plan(runner: Runner, layout: Layout, group_rule: bool, padding: str, pad_qu
                     query, key = (int(x) for x in np.argwhere(differ)[0])
                     raise Failure(f"batch row {b} computed alone and inside the batch differ at cell (query={query},"
                                   f" key={key})", Counterexample(pad[b:b + 1].copy(), att[b:b + 1].copy(),
-                                                                 row[None], together[b:b + 1], note=note))
+                                                                 row[None], together[b:b + 1],
+                                                                 runner.compared_rows(pad)[b:b + 1], note=note))
 
         return run_property(state("batch_rows_independent"), small(), body, run, few)
 
