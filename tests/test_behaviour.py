@@ -177,10 +177,19 @@ def test_failures_are_saved_and_replayed_first(tmp_path) -> None:
     # a start from which the second run shrinks further): never larger.
     first_shape, second_shape = first.checks[0].counterexample.shape, second.checks[0].counterexample.shape
     assert (second_shape[1], second_shape[0]) <= (first_shape[1], first_shape[0]), (first_shape, second_shape)
-    # Another target's key does not replay it.
-    other = check(numpy_impl.block_causal, framework="numpy", checks=["equivalence"], db=str(database),
-                  target="builtin:y", max_examples=5, seed=0)
+    # Another target's key does not replay it: its first input is not the saved one (a right implementation
+    # passes either way, so what it is given is what tells; tests/test_database_keys.py has the failing case).
+    given = []
+
+    def builtin(pad, att):
+        given.append((pad.tolist(), att.tolist()))
+        return numpy_impl.block_causal(pad, att)
+
+    other = check(builtin, framework="numpy", checks=["equivalence"], db=str(database), target="builtin:y",
+                  max_examples=5, seed=0)
     assert other.checks[0].status == "passed"
+    saved = (first.checks[0].counterexample.pad.tolist(), first.checks[0].counterexample.att.tolist())
+    assert given and given[0] != saved
 
 
 def test_explicit_seed_runs_without_the_database(tmp_path, monkeypatch) -> None:
