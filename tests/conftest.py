@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 # The project's own Hypothesis tests are derandomised, always (not only when CI=true): a failure seen in CI is
 # the failure a developer gets locally with the same command, and a green run is the same run every time.
@@ -15,6 +19,20 @@ from hypothesis import settings
 TEST_PROFILE = "maskoracle-tests"
 settings.register_profile(TEST_PROFILE, derandomize=True, deadline=None)
 settings.load_profile(TEST_PROFILE)
+
+
+@pytest.fixture
+def hypothesis_default_profile(tmp_path: Path) -> Iterator[Path]:
+    """Hypothesis's own default profile for one test, its directory database under ``tmp_path`` (yielded): for
+    tests of what ``check()`` does with the database a user gets when choosing none."""
+    database = tmp_path / ".hypothesis" / "examples"
+    settings.register_profile("maskoracle-tests-default", parent=settings.get_profile("default"),
+                              database=DirectoryBasedExampleDatabase(str(database)))
+    settings.load_profile("maskoracle-tests-default")
+    try:
+        yield database
+    finally:
+        settings.load_profile(TEST_PROFILE)
 
 
 @pytest.fixture(autouse=True)

@@ -192,10 +192,19 @@ def test_failures_are_saved_and_replayed_first(tmp_path) -> None:
     assert given and given[0] != saved
 
 
-def test_explicit_seed_runs_without_the_database(tmp_path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    check(numpy_impl.block_causal, framework="numpy", checks=["equivalence"], seed=1, max_examples=5)
-    assert not (tmp_path / ".hypothesis" / "examples").exists()
+def test_explicit_seed_runs_without_the_database(hypothesis_default_profile) -> None:
+    """Under Hypothesis's default profile (a directory database), a seeded run saves nothing, even a failure; an
+    unseeded one (the control) does save it there."""
+    database = hypothesis_default_profile
+
+    def wrong(pad, att):
+        return ~numpy_impl.block_causal(pad, att)
+
+    assert not check(wrong, framework="numpy", checks=["equivalence"], seed=1, max_examples=5).passed
+    assert not database.exists()
+    # unseeded: the control, a run that does use the default database
+    assert not check(wrong, framework="numpy", checks=["equivalence"], max_examples=5).passed
+    assert any(database.rglob("*"))
 
 
 def test_timeout_out_of_range_is_a_usage_error() -> None:

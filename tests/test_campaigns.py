@@ -110,7 +110,7 @@ def _outcome(result: subprocess.CompletedProcess[str]) -> str:
 # Choosing the database
 
 
-def test_none_and_default_and_directory(tmp_path: Path) -> None:
+def test_none_and_default_and_directory(tmp_path: Path, hypothesis_default_profile: None) -> None:
     assert open_database("none") is None
     assert open_database("NONE") is None
     assert isinstance(open_database(str(tmp_path / "db")), DirectoryBasedExampleDatabase)
@@ -118,6 +118,7 @@ def test_none_and_default_and_directory(tmp_path: Path) -> None:
     assert resolve_database(None, seed_given=True) is None
     # Otherwise Hypothesis's own choice (its built-in "ci" profile, active where $CI is set, has none).
     assert resolve_database(None, seed_given=False) == settings().database
+    assert settings().database is not None  # (under the default profile: the comparison above can fail)
 
 
 def test_environment_variable_chooses_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
