@@ -33,6 +33,7 @@ from .engine import (
     mark,
     run_fixed,
     run_property,
+    small_regime,
 )
 from .kinds import DEFAULT_KIND, KINDS, MASK_LIKE_KINDS, kind_check_descriptions, kind_plan
 from .oracle import PAD_QUERY_POLICIES, SPEC_CASES, SPECS, Invariant, invariants_for
@@ -322,8 +323,10 @@ def _plan(runner: Runner, options: CheckOptions, run: RunSettings,
         found = result.counterexample
         if result.status == "failed" and found is not None and found.shape[1] > SMALL_MAX_LENGTH:
             # Hypothesis cannot always shrink a long failure into the small regime; look there once more, and
-            # keep the long counterexample only if the bug really needs length (size-dependent bugs do).
-            small = run_property(state("equivalence"), small_examples(), compare, run)
+            # keep the long counterexample only if the bug really needs length (size-dependent bugs do). Its own
+            # database key: replayed through the other strategy, each search's saved failures mean other
+            # inputs, pass, and are deleted (the long failure would never be replayed first).
+            small = run_property(state("equivalence"), small_examples(), compare, small_regime(run))
             if small.status == "failed" and small.counterexample is not None:
                 small.examples += result.examples
                 small.seconds += result.seconds

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,13 @@ class RunSettings:
     key: str  # tells this target's and options' saved examples from every other's
     # on_example(check name, examples passed so far, examples planned) during properties: long campaigns' progress.
     on_example: Callable[[str, int, int], None] | None = None
+
+
+def small_regime(run: RunSettings) -> RunSettings:
+    """The settings of a second search, of the small regime, after a long failure: the same budgets and seed
+    under a database key of its own (saved inputs are choices of one strategy; replayed through another they
+    mean other inputs, pass, and Hypothesis deletes them)."""
+    return replace(run, key=f"{run.key}/small-regime")
 
 
 @dataclass

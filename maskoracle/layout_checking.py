@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .adapters import UsageError, get_adapter
-from .engine import Aborted, Failure, MaskFn, Runner, RunSettings, mark, run_fixed, run_property
+from .engine import Aborted, Failure, MaskFn, Runner, RunSettings, mark, run_fixed, run_property, small_regime
 from .oracle import INVARIANTS, PAD_QUERY_POLICIES, SPECS, find_leaks
 from .oracle.groups import Layout
 from .profiles import resolve_profile
@@ -217,8 +217,8 @@ def _plan(runner: Runner, layout: Layout, group_rule: bool, padding: str, pad_qu
         found = result.counterexample
         if result.status == "failed" and found is not None and found.shape[1] > SMALL_MAX_LENGTH:
             # Shrinking does not always leave the realistic sizes; look among small instances once more and
-            # keep the long counterexample only if the bug needs length.
-            again = run_property(state("equivalence"), small(), annotated(compare), run)
+            # keep the long counterexample only if the bug needs length (under a database key of its own).
+            again = run_property(state("equivalence"), small(), annotated(compare), small_regime(run))
             if again.status == "failed" and again.counterexample is not None:
                 again.examples += result.examples
                 again.seconds += result.seconds

@@ -129,3 +129,38 @@ def test_a_failing_second_target_does_not_replay_the_first_targets_input(tmp_pat
     replaying = WrongFromTwoTokens()
     check(replaying, target="first:target", **common)
     assert replaying.inputs[0] == saved
+
+
+# --- the small-regime search after a long failure has a key of its own -----------------------------------------
+
+def _wrong_past_twelve_tokens(pad: Any, att: Any) -> np.ndarray:
+    """Size-dependent: wrong only on inputs longer than the small regime (SMALL_MAX_LENGTH = 12 tokens)."""
+    mask = _plain(pad, att)
+    if mask.shape[1] > 12:
+        mask[:, -1, 0] = ~mask[:, -1, 0]
+    return mask
+
+
+def test_a_long_failure_is_replayed_first_after_the_small_regime_search(tmp_path) -> None:
+    """``equivalence`` looks in the small regime once more after a long failure. Under the main search's key that
+    second search replayed the saved long inputs through its own strategy, where they mean other inputs and pass,
+    so Hypothesis deleted them: within two runs a size-dependent bug was no longer replayed first."""
+    # (the nightly profile's shrinking budget: where shrinking stops must not depend on the machine's load)
+    common: dict[str, Any] = {"framework": "numpy", "checks": ["equivalence"], "db": str(tmp_path / "db"),
+                              "target": "long:bug", "profile": "nightly", "max_examples": 100}
+    first = check(_wrong_past_twelve_tokens, seed=0, **common).checks[0]
+    assert first.status == "failed" and first.counterexample is not None
+    assert first.counterexample.shape[1] > 12
+
+    lengths: list[int] = []
+
+    def recording(pad: Any, att: Any) -> np.ndarray:
+        lengths.append(np.asarray(pad).shape[1])
+        return _wrong_past_twelve_tokens(pad, att)
+
+    for later_seed in (1, 2, 3):
+        lengths.clear()
+        later = check(recording, seed=later_seed, **common).checks[0]
+        assert later.status == "failed"
+        assert lengths[0] > 12, f"run {later_seed + 1}: the saved long failure was not replayed first: {lengths[:8]}"
+        assert later.examples == 0, later.message
