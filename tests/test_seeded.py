@@ -28,13 +28,19 @@ def test_the_tests_hypothesis_profile_is_derandomised() -> None:
 
 
 def _dict_keys(tree: ast.Module) -> dict[str, set[str]]:
-    """Module-level ``NAME = {...}`` dicts and their constant keys (``FAST = {"max_examples": 20, "seed": 5}``)."""
+    """``NAME = {...}`` (or ``NAME: T = {...}``) dicts of the file, in any scope, and their constant keys
+    (``FAST = {"max_examples": 20, "seed": 5}``). Names are not told apart by scope: a heuristic for tests."""
     found: dict[str, set[str]] = {}
-    for node in tree.body:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    found[target.id] = _keys_of(node.value, found)
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Dict):
+            targets = [node.target]
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                found[target.id] = found.get(target.id, set()) | _keys_of(node.value, found)
     return found
 
 
@@ -120,11 +126,14 @@ def test_the_audit_finds_an_unseeded_call(tmp_path: Path) -> None:
         'check(fn, **FAST)\n'
         'check(fn, **{**FAST, "max_examples": 3})\n'
         'check(fn, profile="ci")\n'
+        'def run():\n'
+        '    common: dict = {"seed": 2}\n'
+        '    check(fn, **common)\n'
         'main(["check", "a:b"])\n'  # flagged
         'main(["check", "a:b", "--seed", "1"])\n'
         'run_suites(pytester, "--mask-impl", "a:b")\n'  # flagged
         '# unseeded: the subject is the drawn seed\n'
         'run_suites(pytester, "--mask-impl", "a:b")\n'
     )
-    assert _unseeded_calls(sample) == ["sample.py:2: check() without seed=", "sample.py:7: CLI check without --seed",
-                                       "sample.py:9: pytest plugin run without --mask-seed"]
+    assert _unseeded_calls(sample) == ["sample.py:2: check() without seed=", "sample.py:10: CLI check without --seed",
+                                       "sample.py:12: pytest plugin run without --mask-seed"]
