@@ -281,5 +281,7 @@ def test_written_json_is_the_report(tmp_path) -> None:
         for check_ in report["checks"]:
             check_.pop("seconds")
     assert written["options"] == again["options"]
-    assert [(c["name"], c["status"], c["examples"]) for c in written["checks"]] == \
-        [(c["name"], c["status"], c["examples"]) for c in again["checks"]]
+    # (exhaustive_small's example count follows its time budget, so a loaded machine may change it)
+    assert [(c["name"], c["status"], c["examples"] if c["name"] != "exhaustive_small" else None)
+            for c in written["checks"]] == \
+        [(c["name"], c["status"], c["examples"] if c["name"] != "exhaustive_small" else None) for c in again["checks"]]

@@ -120,8 +120,7 @@ def test_thread_fallback_timeout_leaves_no_thread_running() -> None:
     implementation would otherwise burn a core for the rest of the run)."""
     before = set(_workers())  # (a worker abandoned in time.sleep by an earlier test ends when the sleep does)
     _in_another_thread(lambda: _seconds_to_time_out(_spin, 0.05))
-    abandoned = set(_workers()) - before
-    assert len(abandoned) == 1
+    abandoned = set(_workers()) - before  # (empty if the worker has stopped already)
     for worker in abandoned:
         worker.join(10)  # a liveness bound, not a timing assertion: the stop is due at its next instruction
     assert not [worker for worker in abandoned if worker.is_alive()], "the abandoned worker is still running"

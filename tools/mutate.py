@@ -257,6 +257,7 @@ def run(mutations: list[Mutation], jobs: int, timeout: float, baseline: bool) ->
             print(f"baseline: {len(tests)} test files, unmutated ...", flush=True)
             status, output = run_tests(roots[0], tests, timeout * 3)
             if status != 0:
+                print("\n".join((output or "").splitlines()[-40:]))
                 print(f"baseline FAILED ({'timeout' if status is None else f'exit {status}'}): "
                       f"{first_failure(output or '')}\nno verdict means anything until the tests pass unmutated.")
                 return [], False
