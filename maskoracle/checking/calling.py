@@ -27,9 +27,11 @@ def call_with_timeout(fn: Callable[..., Any], args: tuple[Any, ...], timeout: fl
     """``fn(*args)``, interrupted after ``timeout`` seconds.
 
     On the main thread of a Unix process this uses a one-shot ``SIGALRM`` timer: it costs two system calls
-    per call and interrupts Python code, including sleeps, but cannot stop a single long native call (a
-    kernel that never returns). Elsewhere, or when a timer is already set, it runs ``fn`` in a daemon thread
-    and stops waiting for it (the thread cannot be killed; it runs on in the background).
+    per call, starts no thread, and interrupts Python code, including sleeps, but cannot stop a single long
+    native call (a kernel that never returns). Elsewhere, or when a timer is already set, it runs ``fn`` in a
+    daemon thread and stops waiting for it; the abandoned thread is then asked to stop (an exception raised in
+    it at its next Python instruction, on CPython), so that a spinning implementation does not burn a core for
+    the rest of the run. A thread inside one long native call stops when that call returns.
     """
     if not timeout or timeout <= 0:
         return fn(*args)
@@ -53,23 +55,53 @@ def _call_with_alarm(fn: Callable[..., Any], args: tuple[Any, ...], timeout: flo
         signal.signal(signal.SIGALRM, previous)
 
 
+class _AbandonedCall(BaseException):
+    """Raised inside a worker thread whose call ran past its limit: nobody waits for its result any more."""
+
+
 def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
     outcome: dict[str, Any] = {}
+    # ``finished`` is set under ``lock`` as the worker's last step, and the stop is sent under the same lock
+    # only while it is unset: a stop never reaches a thread that has moved on (thread ids are reused).
+    lock = threading.Lock()
+    finished: list[bool] = []
 
     def target() -> None:
         try:
-            outcome["value"] = fn(*args)
-        except BaseException as error:  # handed back to the caller's thread below
-            outcome["error"] = error
+            try:
+                outcome["value"] = fn(*args)
+            except BaseException as error:  # handed back to the caller's thread below
+                outcome["error"] = error
+            finally:
+                with lock:
+                    finished.append(True)
+        except _AbandonedCall:  # the stop arrived after fn had returned: nothing left to stop
+            pass
 
     worker = threading.Thread(target=target, daemon=True, name="maskoracle-call")
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
+        with lock:
+            if not finished:
+                _raise_in_thread(worker, _AbandonedCall)
         raise CallTimeout(timeout)
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def _raise_in_thread(worker: threading.Thread, error: type[BaseException]) -> None:
+    """Raise ``error`` in ``worker`` at its next Python instruction (CPython's ``PyThreadState_SetAsyncExc``);
+    elsewhere, nothing: the thread then runs on until ``fn`` returns."""
+    try:
+        import ctypes
+
+        set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    except (ImportError, AttributeError):  # not CPython
+        return
+    if worker.ident is not None:
+        set_async_exc(ctypes.c_ulong(worker.ident), ctypes.py_object(error))
 
 
 def call_implementation(fn: Callable[..., Any], arguments: tuple[Any, ...], timeout: float, where: str,

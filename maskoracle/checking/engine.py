@@ -11,7 +11,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -93,8 +93,15 @@ def _size(counterexample: Counterexample) -> tuple[int, int, int]:
     return (L, B, int(counterexample.pad.sum() + counterexample.att.sum()))
 
 
+def small_regime(run: RunSettings) -> RunSettings:
+    """The settings of a second search, of the small regime, after a long failure: the same budgets and seed
+    under a database key of its own (saved inputs are choices of one strategy; replayed through another they
+    mean other inputs, pass, and Hypothesis deletes them)."""
+    return replace(run, key=f"{run.key}/small-regime")
+
+
 def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample], None], run: RunSettings,
-                 max_examples: int | None = None, database_key: str = "") -> CheckResult:
+                 max_examples: int | None = None) -> CheckResult:
     """A Hypothesis property over ``strategy``; on failure, the shrunk counterexample.
 
     Shrinking stops ``run.shrink_budget_s`` seconds after the first failure, keeping the smallest failure
@@ -123,9 +130,7 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
 
     # Hypothesis keys saved examples by the test function; ours is the same function for every target and
     # check, so the key gets what tells them apart (the hook Hypothesis's own stateful testing uses).
-    # A second search of the same check (the small-regime retry) keeps its own key: replaying the first one's
-    # long failures through another strategy would delete them from the database.
-    prop._hypothesis_internal_add_digest = f"{run.key}/{state.name}{database_key}".encode()  # type: ignore[attr-defined]
+    prop._hypothesis_internal_add_digest = f"{run.key}/{state.name}".encode()  # type: ignore[attr-defined]
     if run.database is None:
         prop = hypothesis_seed(run.seed)(prop)
     else:

@@ -9,6 +9,8 @@ import numpy as np
 
 from ..strategies.kv_cache import SplitExample
 
+DIFFERING_CELLS_LIMIT = 1000  # the JSON lists the first this many differing cells, in (b, query, key) order
+
 
 @dataclass
 class Counterexample:
@@ -59,9 +61,10 @@ class Counterexample:
             "att": bits(self.att),
             "expected": bits(self.expected),
             "actual": bits(self.actual),
-            "differing_cells": [list(cell) for cell in self.differing_cells(limit=1000)],
-            "note": self.note,
+            "differing_cells": [list(cell) for cell in self.differing_cells(limit=DIFFERING_CELLS_LIMIT)],
+            # The query rows that count ([B, Q], 0/1; null: all): differing_cells is recomputable from the JSON.
             "compared_rows": bits(self.compared_rows),
+            "note": self.note,
         }
 
     @staticmethod

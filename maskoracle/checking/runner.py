@@ -195,12 +195,19 @@ class Runner:
             for head in range(heads.shape[1]):
                 self.observer(pad, att, heads[:, head])
 
-    def counterexample_for(self, pad: np.ndarray, att: np.ndarray, note: str = "") -> Counterexample:
-        """The implementation's and the oracle's masks for an input, for showing a failure (never raises)."""
-        try:
-            actual: np.ndarray | None = self.compute(pad, att)
-        except (Failure, Aborted):
-            actual = None
+    def counterexample_for(self, pad: np.ndarray, att: np.ndarray, note: str = "",
+                           failure: BaseException | None = None) -> Counterexample:
+        """The implementation's and the oracle's masks for an input, for showing a failure (never raises).
+
+        After an ``Aborted`` call (a timeout, SystemExit) the implementation is not called again: that would
+        cost another time limit, and a timeout must stop the check at once.
+        """
+        actual: np.ndarray | None = None
+        if not isinstance(failure, Aborted):
+            try:
+                actual = self.compute(pad, att)
+            except (Failure, Aborted):
+                actual = None
         return Counterexample(pad.copy(), att.copy(), self.expected(pad, att), actual, self.compared_rows(pad), note)
 
     # --- the example-level calls every check uses ------------------------------------------------------
@@ -214,8 +221,8 @@ class Runner:
     def call_example(self, example: Any) -> Any:
         return self.call(example.pad_masks, example.att_masks).result
 
-    def failure_for(self, example: Any, note: str = "") -> Counterexample:
-        return self.counterexample_for(example.pad_masks, example.att_masks, note)
+    def failure_for(self, example: Any, note: str = "", failure: BaseException | None = None) -> Counterexample:
+        return self.counterexample_for(example.pad_masks, example.att_masks, note, failure)
 
 
 class SplitRunner:
@@ -350,6 +357,7 @@ class SplitRunner:
     def call_example(self, example: SplitExample) -> Any:
         return self.call(*example)
 
-    def failure_for(self, example: SplitExample, note: str = "") -> Counterexample:
+    def failure_for(self, example: SplitExample, note: str = "", failure: BaseException | None = None
+                    ) -> Counterexample:
         return self.counterexample(*example, note=note)
 

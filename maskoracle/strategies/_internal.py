@@ -192,27 +192,49 @@ MIN_LENGTH = {"pi0": 4, "pi05": 3, "pi05_subtask": 4, "smolvla": 5, "fast": 3}
 
 # --- padding families --------------------------------------------------------------------------------------
 
+def _all_real(draw: Callable, length: int) -> Row:
+    return [True] * length
+
+
+def _left_padded(draw: Callable, length: int) -> Row:
+    return _right_padded(draw, length)[::-1]
+
+
+def _scattered(draw: Callable, length: int) -> Row:
+    return [not bit for bit in _bits(draw, length)]  # shrinks towards all real
+
+
+def _all_padding(draw: Callable, length: int) -> Row:
+    return [False] * length  # a padded query row attends to nothing; nothing attends to it
+
+
+def _lone_real(draw: Callable, length: int) -> Row:
+    lone = draw(st.integers(0, max(0, length - 1)))
+    return [position == lone for position in range(length)]  # one real token among padding
+
+
+# The families of ``padding="any"``, one drawn per row. The first shrinks best, so it comes first; the corner
+# cases come last, each a branch of its own so that they are drawn by construction (one row in six), not left
+# to random bits, which give a row of all padding or a lone real token only by chance, rarely past a few tokens.
+ANY_PADDING_FAMILIES: tuple[tuple[str, Callable[[Callable, int], Row]], ...] = (
+    ("all_real", _all_real),
+    ("right", _right_padded),
+    ("left", _left_padded),
+    ("scattered", _scattered),
+    ("all_padding", _all_padding),
+    ("lone_real", _lone_real),
+)
+
+
 def _pad_row(draw: Callable, padding: str, length: int) -> Row:
     if padding == "none":
         return [True] * length
     if padding == "right":
         return _right_padded(draw, length)
     if padding == "left":
-        return _right_padded(draw, length)[::-1]
-    # "any": the first family shrinks best, so it comes first; the last ones are the corner cases.
-    family = draw(st.integers(0, 5))
-    if family == 0:
-        return [True] * length
-    if family == 1:
-        return _right_padded(draw, length)
-    if family == 2:
-        return _right_padded(draw, length)[::-1]
-    if family == 3:
-        return [not bit for bit in _bits(draw, length)]  # shrinks towards all real
-    if family == 4:
-        return [False] * length  # a row that is all padding
-    lone = draw(st.integers(0, max(0, length - 1)))
-    return [position == lone for position in range(length)]  # a lone real token
+        return _left_padded(draw, length)
+    family = draw(st.integers(0, len(ANY_PADDING_FAMILIES) - 1))
+    return ANY_PADDING_FAMILIES[family][1](draw, length)
 
 
 # --- sizes -------------------------------------------------------------------------------------------------

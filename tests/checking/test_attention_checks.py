@@ -127,7 +127,7 @@ def test_attention_outcome_flags_a_real_row_that_differs_or_is_nan() -> None:
 
 def test_model_dtypes_are_validated() -> None:
     with pytest.raises(UsageError, match="--model-dtypes: invalid dtype 'float8'"):
-        check(block_causal, model_dtypes="float32,float8")
+        check(block_causal, model_dtypes="float32,float8", seed=0)
 
 
 def test_cli_model_dtypes_and_nan_free(capsys, tmp_path) -> None:
@@ -135,7 +135,7 @@ def test_cli_model_dtypes_and_nan_free(capsys, tmp_path) -> None:
     code = main(["check", target, "--nan-free", "--seed", "0", "--db", "none", "--max-examples", "10", "--plain"])
     out = capsys.readouterr().out
     assert code == 1 and "attention_outputs" in out and "--nan-free" in out
-    assert main(["check", target, "--model-dtypes", "float32,half"]) == 2
+    assert main(["check", target, "--model-dtypes", "float32,half", "--seed", "0"]) == 2
     assert "invalid dtype 'half'" in capsys.readouterr().err
 
 
@@ -145,7 +145,7 @@ def test_pytest_plugin_runs_the_attention_checks_when_asked(pytester) -> None:
     --mask-kind mask_mod."""
     target = f"{fixtures.__file__}:openpi_additive"
     common = ("-p", "no:cacheprovider", "--pyargs", "maskoracle.suites", "--mask-impl", target,
-              "--mask-max-examples", "10", "-k", "output_format or test_attention")
+              "--mask-max-examples", "10", "--mask-seed", "0", "-k", "output_format or test_attention")
     declared = pytester.runpytest_subprocess(*common, "--mask-model-dtypes", "float16", "--mask-nan-free", "-rf")
     # (how many are deselected depends on the other suites, the speed suite among them)
     declared.assert_outcomes(passed=1, failed=2)

@@ -146,8 +146,10 @@ def test_failure_counterexample_holds_both_masks_and_the_differing_cells() -> No
 
 
 def test_same_seed_same_report() -> None:
-    first = check(zoo.padding_not_counted, max_examples=40, seed=11).to_json()
-    second = check(zoo.padding_not_counted, max_examples=40, seed=11).to_json()
+    # The nightly profile's shrinking budget (60 s): a 4 s budget can stop two runs at different points on a
+    # loaded machine, and this is about the seed, not the machine.
+    first = check(zoo.padding_not_counted, max_examples=40, seed=11, profile="nightly").to_json()
+    second = check(zoo.padding_not_counted, max_examples=40, seed=11, profile="nightly").to_json()
     for a, b in zip(first["checks"], second["checks"], strict=True):
         assert (a["name"], a["passed"], a["examples"], a["counterexample"]) == \
                (b["name"], b["passed"], b["examples"], b["counterexample"])
@@ -166,11 +168,11 @@ def test_an_implementation_that_raises_fails_with_the_exception_named() -> None:
 
 def test_bad_option_values_raise_usage_errors() -> None:
     with pytest.raises(UsageError, match="--layout"):
-        check(torch_impl.block_causal, layout="nope")
+        check(torch_impl.block_causal, layout="nope", seed=0)
     with pytest.raises(UsageError, match="--att-dtype"):
-        check(torch_impl.block_causal, att_dtype="int8")
+        check(torch_impl.block_causal, att_dtype="int8", seed=0)
     with pytest.raises(UsageError, match="unknown check"):
-        check(torch_impl.block_causal, checks=["nope"])
+        check(torch_impl.block_causal, checks=["nope"], seed=0)
 
 
 def test_checks_subset_runs_only_those() -> None:

@@ -14,6 +14,7 @@ from maskoracle.oracle import group_rule_mask, reference_mask
 from maskoracle.oracle.groups import _structural_reason
 from maskoracle.oracle.vectorized import fast_group_rule_mask
 from maskoracle.strategies import realistic_examples, small_layout_instances
+from tests.fixtures.group_rule_by_hand import group_rule_by_hand
 
 MODEL_LAYOUTS = ("pi0", "pi05", "pi05_subtask", "smolvla", "fast")
 
@@ -84,8 +85,12 @@ def test_compiling_finds_an_att_row_exactly_when_one_exists(layout: Layout, data
             for segment, size in zip(layout.segments, lengths, strict=True)]
     instance = layout.instance(lengths, real)
     wanted = group_rule_mask([instance.pad], [instance.segment_ids], layout)
+    # The loops against the rule written independently (reference_mask(spec=layout) calls group_rule_mask:
+    # comparing those two alone would compare the loops with themselves).
+    by_hand = group_rule_by_hand([instance.pad], [instance.segment_ids], layout)
+    assert np.array_equal(wanted, by_hand), layout.describe()
     assert np.array_equal(wanted, fast_group_rule_mask([instance.pad], [instance.segment_ids], layout))
-    assert np.array_equal(wanted, reference_mask([instance.pad], [instance.segment_ids], spec=layout))
+    assert np.array_equal(by_hand, reference_mask([instance.pad], [instance.segment_ids], spec=layout))
     if instance.att is not None:
         assert np.array_equal(wanted, reference_mask([instance.pad], [instance.att]))
 

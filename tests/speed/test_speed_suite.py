@@ -26,7 +26,7 @@ def run_speed(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def test_gated_timings_land_in_pytest_benchmark_json(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(wrong=WRONG)
-    result = run_speed(pytester, "--mask-impl", NUMPY_BUILTIN, "--mask-impl", "wrong.py:block_causal",
+    result = run_speed(pytester, "--mask-impl", NUMPY_BUILTIN, "--mask-impl", "wrong.py:block_causal", "--mask-seed", "0",
                        "--benchmark-json", "out.json", "--benchmark-min-rounds", "3", "--benchmark-max-time", "0.01")
     # numpy: two sizes timed; the additive conversion is PyTorch's (skipped); the wrong one is not timed.
     result.assert_outcomes(passed=2, skipped=6, failed=0, errors=0)
@@ -41,9 +41,9 @@ def test_gated_timings_land_in_pytest_benchmark_json(pytester: pytest.Pytester) 
 
 
 def test_skips_with_a_reason_when_benchmarking_is_off(pytester: pytest.Pytester) -> None:
-    result = run_speed(pytester, "--mask-impl", NUMPY_BUILTIN, "--benchmark-disable")
+    result = run_speed(pytester, "--mask-impl", NUMPY_BUILTIN, "--benchmark-disable", "--mask-seed", "0")
     result.assert_outcomes(skipped=4)
     result.stdout.fnmatch_lines(["*pytest-benchmark is disabled (--benchmark-disable, or under xdist*"])
-    result = run_speed(pytester, "--mask-impl", NUMPY_BUILTIN, "-p", "no:benchmark")
+    result = run_speed(pytester, "--mask-impl", NUMPY_BUILTIN, "-p", "no:benchmark", "--mask-seed", "0")
     result.assert_outcomes(skipped=4)
     result.stdout.fnmatch_lines(["*pytest-benchmark is not installed or not loaded*"])

@@ -106,7 +106,8 @@ def _batch_rows_independent(context: Context, state: CheckState) -> CheckResult:
                 query, key = (int(x) for x in np.argwhere(differ)[0])
                 raise Failure(f"batch row {b} computed alone and inside the batch differ at cell (query={query},"
                               f" key={key})", Counterexample(pad[b:b + 1].copy(), att[b:b + 1].copy(),
-                                                                  row[None], together[b:b + 1]))
+                                                                  row[None], together[b:b + 1],
+                                                                  runner.compared_rows(pad)[b:b + 1]))
 
     return run_property(state, context.inputs.small(), body, context.run, context.few)
 

@@ -24,7 +24,7 @@ from ...strategies import (
 )
 from ...strategies.families import GENERIC_LAYOUTS, bit_rows, every_input, fits, fitting_example
 from ...strategies.rows import RowSampler, long_batches
-from ..engine import CheckState, replay_found, run_batched, run_fixed, run_property
+from ..engine import CheckState, replay_found, run_batched, run_fixed, run_property, small_regime
 from ..results import Aborted, CheckResult, Failure
 from ..runner import Runner
 from ..units import Check, Context
@@ -115,7 +115,7 @@ def _output_format(context: Context, state: CheckState) -> CheckResult:
                 and message.startswith("raised ") \
                 and "timed out" not in message:
             message = f"rejects att {att_dtype} (--att-dtype {att_dtype}): {message}"
-        return state.result("failed", message, context.runner.failure_for(example, context.inputs.note))
+        return state.result("failed", message, context.runner.failure_for(example, context.inputs.note, failure))
     state.examples += 1
     return state.result("passed")
 
@@ -145,8 +145,10 @@ def _equivalence(context: Context, state: CheckState) -> CheckResult:
     if small is not None and result.status == "failed" and found is not None and found.shape[1] > SMALL_MAX_LENGTH:
         # Hypothesis cannot always shrink a long failure into the small regime; look there once more, and
         # keep the long counterexample only if the bug really needs length (size-dependent bugs do).
-        again = run_property(CheckState(state.name, state.description), small, _compare(context), context.run,
-                             database_key="/small")
+        # Its own database key: replayed through the other strategy, each search's saved failures mean other
+        # inputs, pass, and are deleted (the long failure would never be replayed first).
+        again = run_property(CheckState(state.name, state.description), small, _compare(context),
+                             small_regime(context.run))
         if again.status == "failed" and again.counterexample is not None:
             again.examples += result.examples
             again.rows += result.rows
