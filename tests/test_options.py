@@ -45,7 +45,7 @@ def test_every_option_is_a_pytest_option_with_the_mask_prefix() -> None:
 
 def test_check_rejects_an_unknown_keyword_and_a_bad_value_naming_the_option() -> None:
     with pytest.raises(UsageError, match="unknown option 'max_example'"):
-        check(block_causal, max_example=3, **{k: v for k, v in FAST.items() if k != "max_examples"})
+        check(block_causal, max_example=3, seed=3, framework="numpy", db="none")
     with pytest.raises(UsageError, match="--max-shrink-seconds must be more than 0"):
         check(block_causal, max_shrink_seconds=0, **FAST)
     with pytest.raises(UsageError, match="--mask-padding: invalid value 'top'"):
