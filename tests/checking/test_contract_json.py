@@ -115,7 +115,7 @@ def _reports(tmp_path: Path) -> dict[str, tuple[bool, dict[str, Any]]]:
          {"framework": "numpy", "spec": HIDDEN, "pad_queries": "free"}, False),
     ]
     if HAS_FLEX:
-        from attention_fixtures import strict_less_mask_mod
+        from tests.fixtures.attention_fixtures import strict_less_mask_mod
 
         from maskoracle.implementations.flex import block_causal_block_mask, block_causal_mask_mod
 
