@@ -115,9 +115,8 @@ def _reports(tmp_path: Path) -> dict[str, tuple[bool, dict[str, Any]]]:
          {"framework": "numpy", "spec": HIDDEN, "pad_queries": "free"}, False),
     ]
     if HAS_FLEX:
-        from tests.fixtures.attention_fixtures import strict_less_mask_mod
-
         from maskoracle.implementations.flex import block_causal_block_mask, block_causal_mask_mod
+        from tests.fixtures.attention_fixtures import strict_less_mask_mod
 
         runs += [
             # (the checks whose counterexamples come from a fixed list, Hypothesis, and a block mask; the full
