@@ -175,3 +175,18 @@ def oracle_block_states(expected: np.ndarray, compared_rows: np.ndarray,
             needed[:, r, c] = (cells & compared).any(axis=(1, 2))
             all_allowed[:, r, c] = (cells | ~compared).all(axis=(1, 2))
     return needed, all_allowed
+
+
+def block_mask_states(factory: Callable[[Any, Any], Any], pad: Any, att: Any
+                      ) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]:
+    """What ``create_block_mask`` makes of the factory's mask_mod on ``(pad, att)``: its ``BLOCK_SIZE``, the mask
+    FlexAttention applies with it (bool ``[B, L, L]``), and its partial and full block grids (bool ``[B, Q, K]``
+    blocks), all as numpy: the values a check reads, wherever the factory runs."""
+    B, L = pad.shape
+    mask_mod = factory(pad, att)
+    block_mask = flex_module().create_block_mask(mask_mod, B, None, L, L, device=pad.device, _compile=False)
+    applied = block_mask_to_dense(block_mask, B, L)[:, 0].cpu().numpy()
+    partial, full = (grid[:, 0].cpu().numpy() for grid in block_states(block_mask))
+    q_block, kv_block = block_mask.BLOCK_SIZE
+    return (int(q_block), int(kv_block)), applied, partial, full
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import threading
 from collections.abc import Callable
@@ -21,6 +22,28 @@ class CallTimeout(BaseException):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"the call ran past the {seconds:g} s time limit")
         self.seconds = seconds
+
+
+class RaisedInWorker(Exception):
+    """The implementation, called in the worker process, raised or timed out there (``kind``: ``raised``,
+    ``base`` (a ``BaseException`` such as ``SystemExit``), ``timeout``, ``unreadable``); ``message`` is what the
+    worker saw, already in one line."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+class WorkerEnded(BaseException):
+    """The worker process ended, or was killed, before it answered; the message says how. A ``BaseException``
+    so that nothing between the call and ``call_implementation`` takes it for the implementation raising."""
+
+    def __init__(self, cause: str, excerpt: str = "") -> None:
+        super().__init__(cause)
+        self.cause, self.excerpt = cause, excerpt
+
+    def __str__(self) -> str:
+        return self.cause
 
 
 def call_with_timeout(fn: Callable[..., Any], args: tuple[Any, ...], timeout: float | None) -> Any:
@@ -114,7 +137,16 @@ def call_implementation(fn: Callable[..., Any], arguments: tuple[Any, ...], time
     names the input's shape, ``counterexample`` is the input as a ``Counterexample``.
     """
     try:
+        under_limit = getattr(fn, "call_under_limit", None)  # the implementation in a worker (isolation.py)
+        if under_limit is not None:
+            return under_limit(arguments, timeout)
         return call_with_timeout(fn, arguments, timeout)
+    except RaisedInWorker as raised:
+        raise _worker_outcome(raised, where, counterexample) from None
+    except WorkerEnded as ended:
+        output = f"; its output:\n{ended.excerpt}" if ended.excerpt else ""
+        during = "" if "while importing" in ended.cause else f" during a call on input {where}"
+        raise Aborted(f"{ended.cause}{during}{output}", counterexample) from None
     except CallTimeout as expired:
         raise Aborted(f"timed out: {expired} on an input of shape {where}", counterexample) from None
     except KeyboardInterrupt:
@@ -126,3 +158,36 @@ def call_implementation(fn: Callable[..., Any], arguments: tuple[Any, ...], time
         raise Failure(f"raised {short_error(error)} on input {where}", counterexample) from None
     except BaseException as error:  # SystemExit, GeneratorExit, ...: a failure, and nothing to shrink
         raise Aborted(f"raised {short_error(error)} on input {where}", counterexample) from None
+
+
+def _worker_outcome(raised: RaisedInWorker, where: str, counterexample: Any) -> BaseException:
+    """What the implementation's raising in the worker is here: the same failure as in one process."""
+    if raised.kind == "timeout":
+        return Aborted(f"timed out: {raised.message} on an input of shape {where}", counterexample)
+    if raised.kind == "unreadable":
+        return Failure(f"the implementation returned without raising, but maskoracle cannot read its result: "
+                       f"{raised.message} (input {where})", counterexample)
+    if raised.kind == "raised":
+        return Failure(f"raised {raised.message} on input {where}", counterexample)
+    return Aborted(f"raised {raised.message} on input {where}", counterexample)
+
+
+def helper(path: str) -> Callable[..., Any]:
+    """The maskoracle routine ``package.module:function`` that drives an implementation: ``routine(fn, *args)``
+    (a FlexAttention factory's BlockMask, timed rounds). Only maskoracle's own routines are run this way."""
+    module, _, name = path.partition(":")
+    if not module.startswith("maskoracle."):
+        raise ValueError(f"{path!r} is not a maskoracle routine")
+    routine: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return routine
+
+
+def helper_call(fn: Any, path: str) -> Callable[..., Any]:
+    """``helper(path)`` applied to the implementation ``fn``, run where ``fn`` runs: in the worker process when
+    ``fn`` stands for a worker's implementation (it has ``via``; a mask_mod is code, it cannot travel), else
+    here."""
+    via = getattr(fn, "via", None)
+    if callable(via):
+        return via(path)  # type: ignore[no-any-return]
+    routine = helper(path)
+    return lambda *arguments: routine(fn, *arguments)

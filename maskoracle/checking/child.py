@@ -1,121 +1,144 @@
-"""The worker process (``python -m maskoracle.checking.child FD``): runs jobs from stdin, reports on pipe FD.
+"""The worker process (``python -m maskoracle.checking.child REQUESTS REPLIES``): it calls the implementation.
 
-Each job (one JSON line) names a TARGET, the options and the checks. The worker imports the TARGET (once per
-name), runs the checks in this process and writes one JSON event per line to FD: ``importing``/``imported``,
-``start`` and ``result`` of each check, ``call``/``returned`` around each call of the implementation (with
-the input's shape, and its bits when small), ``examples`` during a search, ``done`` at the end. The parent
-(``isolation.py``) reads them; the implementation's own stdout and stderr go where the parent pointed them.
+Nothing here decides a verdict. The worker imports the TARGET, and for each request (a frame of
+``transport.py`` on the pipe REQUESTS) builds the arguments maskoracle's process sent, calls the
+implementation under the time limit, and answers on the pipe REPLIES with what it returned, or how it raised,
+and what the call did besides: which arguments it changed in place (with their new values), whether the
+result shares memory with an argument, and whether the previous result changed during this call. The
+generation of inputs, the oracle, the comparison, shrinking, the example database and the report stay in
+maskoracle's process (``isolation.py``). The implementation's stdout and stderr go where that process
+pointed them, never to the terminal.
+
+Requests: ``ready`` (answered once the framework is imported), ``load`` (the TARGET, its kind), ``call`` (the
+arguments, the time limit, whether to watch the previous result, and ``via``: a maskoracle routine to run on
+the implementation here, such as ``speed.bench:measure``, whose timings isolation then does not distort).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import resource
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
-import numpy as np
-
-from ..errors import UsageError
+from ..adapters import get_adapter
+from ..adapters.flex import wrap_kind
+from ..errors import UnreadableResult, UsageError, short_error
 from ..targets import load_target
-from .results import CheckResult
-from .run import run_in_process
+from .calling import CallTimeout, call_with_timeout, helper
+from .transport import Encoder, contents, decode, frame, read_exactly, shares_memory, split
 
-SMALL_INPUT_CELLS = 4096  # inputs up to this size travel with the call event, to name them if the call kills us
-
-
-def _bits_of(value: Any) -> list[list[int]] | None:
-    """A small ``[B, L]`` input as 0/1 rows, read without side effects where possible; ``None`` otherwise."""
-    shape = getattr(value, "shape", None)
-    if shape is None or len(shape) != 2 or int(np.prod(shape)) > SMALL_INPUT_CELLS:
-        return None
-    try:
-        if hasattr(value, "detach"):
-            value = value.detach().cpu()
-        return (np.asarray(value) != 0).astype(int).tolist()
-    except Exception:
-        return None
+LENGTH = 8
 
 
-def packed(array: np.ndarray) -> dict[str, Any]:
-    """A bool array as JSON: its shape and its bits, packed and base64-encoded."""
-    return {"shape": list(array.shape),
-            "bits": base64.b64encode(np.packbits(np.asarray(array, dtype=bool).ravel()).tobytes()).decode()}
+class Server:
+    """The worker's state: the loaded implementation, and the last result (while maskoracle's process holds
+    it, a later call must not change it)."""
 
+    def __init__(self, framework: str, device: str) -> None:
+        self.framework, self.device = framework, device
+        self.pid = os.getpid()
+        self.raw: Callable[..., Any] | None = None
+        self.fn: Callable[..., Any] | None = None
+        self.loaded: tuple[str, str] | None = None
+        self.previous: Any = None
 
-def unpacked(payload: dict[str, Any]) -> np.ndarray:
-    shape = tuple(payload["shape"])
-    bits = np.unpackbits(np.frombuffer(base64.b64decode(payload["bits"]), dtype=np.uint8))
-    return bits[:int(np.prod(shape))].astype(bool).reshape(shape)
+    def handle(self, header: dict[str, Any], buffers: list[memoryview]) -> tuple[dict[str, Any], Encoder | None]:
+        op = header.get("op")
+        if op == "ready":
+            return self.ready(), None
+        if op == "load":
+            return self.load(header["target"], header.get("kind", "mask")), None
+        if op == "call":
+            return self.call(header, buffers)
+        return {"error": "protocol", "message": f"unknown request {op!r}"}, None
 
-
-def watched(fn: Callable[..., Any], send: Callable[[dict[str, Any]], None]) -> Callable[..., Any]:
-    """``fn`` telling the parent when each call starts and returns, so that the parent can time it."""
-    worker_pid = os.getpid()
-
-    def call(*arguments: Any) -> Any:
-        shapes = [list(getattr(argument, "shape", ())) for argument in arguments]
-        where = f"[B, L] = {shapes[0]}" if len(shapes) == 2 and shapes[0] == shapes[1] else \
-            "of shapes " + ", ".join(map(str, shapes))
-        event: dict[str, Any] = {"event": "call", "where": where}
-        if len(arguments) == 2:
-            event["pad"], event["att"] = _bits_of(arguments[0]), _bits_of(arguments[1])
-        send(event)
-        result = fn(*arguments)
-        if os.getpid() != worker_pid:  # the implementation forked and this is its copy: it must not report
-            os._exit(0)
-        send({"event": "returned"})
-        return result
-
-    call.__wrapped__ = fn  # type: ignore[attr-defined]
-    return call
-
-
-def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None], loaded: dict[str, Any]) -> None:
-    target = job["target"]
-    if target not in loaded:
-        send({"event": "importing", "target": target})
+    def ready(self) -> dict[str, Any]:
+        """The framework imported (and its device tried) before any of the implementation's code runs, so that
+        the time limit of importing the TARGET is the TARGET's own."""
         try:
-            loaded[target] = load_target(target)
+            get_adapter(self.framework, self.device)
         except UsageError as error:
-            send({"event": "usage_error", "message": str(error)})
-            return
-        send({"event": "returned"})
+            return {"usage_error": str(error)}
+        return {"ok": True}
 
-    def progress(name: str, result: CheckResult | None) -> None:
-        send({"event": "start", "check": name} if result is None else {"event": "result", "result": result.to_json()})
+    def load(self, target: str, kind: str) -> dict[str, Any]:
+        if self.loaded != (target, kind):
+            try:
+                self.raw = load_target(target)
+            except UsageError as error:
+                return {"usage_error": str(error)}
+            self.fn, self.loaded = wrap_kind(self.raw, kind), (target, kind)
+        return {"ok": True}
 
-    def examples(name: str, passed: int, planned: int) -> None:
-        send({"event": "examples", "check": name, "passed": passed, "planned": planned})
+    def call(self, header: dict[str, Any], buffers: list[memoryview]) -> tuple[dict[str, Any], Encoder | None]:
+        assert self.fn is not None and self.raw is not None
+        arguments = tuple(decode(meta, buffers) for meta in header["args"])
+        try:
+            fn = self.fn if header.get("via") is None else _helper(helper(header["via"]), self.raw)
+        except (ValueError, ImportError, AttributeError) as error:
+            return {"error": "protocol", "message": short_error(error)}, None
+        before = [contents(argument) for argument in arguments]
+        watched = self.previous if header.get("watch_previous") else None
+        previous_before = contents(watched) if watched is not None else None
+        self.previous = None
+        try:
+            result = call_with_timeout(fn, arguments, header.get("timeout"))
+        except CallTimeout as expired:
+            return {"error": "timeout", "message": str(expired)}, None
+        except UnreadableResult as unreadable:
+            return {"error": "unreadable", "message": str(unreadable)}, None
+        except Exception as error:
+            return {"error": "raised", "message": short_error(error)}, None
+        except BaseException as error:  # SystemExit, KeyboardInterrupt, ...: a failure, nothing to shrink
+            return {"error": "base", "message": short_error(error)}, None
+        finally:
+            if os.getpid() != self.pid:  # the implementation forked and this is its copy: it must not answer
+                os._exit(0)
+        encoder = Encoder()
+        reply: dict[str, Any] = {"result": encoder.value(result)}
+        reply["changed"] = {str(index): encoder.value(argument) for index, argument in enumerate(arguments)
+                            if before[index] is not None and contents(argument) != before[index]}
+        reply["aliases"] = [shares_memory(result, argument) for argument in arguments]
+        if watched is not None and contents(watched) != previous_before:
+            reply["previous"] = encoder.value(watched)
+        self.previous = result
+        return reply, encoder
 
-    def compared(pad: np.ndarray, att: np.ndarray, actual: np.ndarray) -> None:
-        send({"event": "compared", "pad": packed(pad), "att": packed(att), "actual": packed(actual)})
 
-    try:
-        report = run_in_process(watched(loaded[target], send), job["options"], target, job["checks"], progress,
-                                examples, compared)
-    except UsageError as error:
-        send({"event": "usage_error", "message": str(error)})
-        return
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
-    send({"event": "done", "peak_memory_bytes": peak, "max_examples": report.options.get("max_examples")})
+def _helper(helper: Callable[..., Any], raw: Callable[..., Any]) -> Callable[..., Any]:
+    """A maskoracle routine that drives the implementation (``calling.helper``), run here beside it."""
+    return lambda *arguments: helper(raw, *arguments)
 
 
 def main(argv: list[str]) -> None:
-    channel: IO[str] = os.fdopen(int(argv[1]), "w", encoding="utf-8")
-
-    def send(event: dict[str, Any]) -> None:
-        channel.write(json.dumps(event) + "\n")
-        channel.flush()
-
-    loaded: dict[str, Any] = {}
-    for line in sys.stdin:
-        run_job(json.loads(line), send, loaded)
-    channel.close()
+    requests = os.fdopen(int(argv[1]), "rb", buffering=0)
+    replies = int(argv[2])
+    server = Server(argv[3], argv[4])
+    while True:
+        length = read_exactly(requests.readinto, LENGTH)
+        if length is None:
+            break
+        size = int.from_bytes(length, "little")
+        body = read_exactly(requests.readinto, size)
+        if body is None:
+            break
+        header = json.loads(bytes(body))
+        rest = read_exactly(requests.readinto, sum(header["sizes"]))
+        if rest is None:
+            break
+        reply, encoder = server.handle(header, split(rest, header["sizes"]))
+        for piece in frame(reply, encoder):
+            _write_all(replies, piece)
     os._exit(0)  # threads the implementation left running end here, with the process
+
+
+def _write_all(fd: int, piece: Any) -> None:
+    view = memoryview(piece).cast("B")
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 if __name__ == "__main__":

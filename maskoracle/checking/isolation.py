@@ -1,50 +1,51 @@
-"""The implementation in a worker process: it can end, hang or flood its own process, never the verdict.
+"""The implementation in a worker process; everything that decides the verdict in this one.
 
-The parent (this module) validates the options, resolves the seed, and starts ``python -m
-maskoracle.checking.child`` in a new session (its own process group) with a fresh interpreter: no fork, so
-torch, JAX and CUDA state is never copied half-initialised into a child. The worker imports the TARGET,
-runs the checks and streams one JSON event per line on a private pipe: a check starting, each call of the
-implementation starting and returning, each result. The parent owns the report, the JSON file and the exit
-status:
+``check_isolated`` runs the one check loop (``run.py``) here, in maskoracle's process: generation, the oracle,
+decoding and comparison, shrinking, the example database, the report and the exit status. Only the calls of the
+implementation cross to the worker (``child.py``): ``RemoteFunction`` stands for the implementation, sends
+each call's arguments (``transport.py``: raw buffers, strides and devices kept) and rebuilds what it returned
+here; what the call did to its arguments in place, and to the previous result, is copied back onto this
+process's objects, so the checks that judge behaviour read the same facts as in one process.
 
-- a call that outlives ``--timeout`` plus a grace period is killed (SIGKILL to the whole process group:
-  native loops, swallowed exceptions, disarmed alarms, threads and children it started included);
+The worker is ``python -m maskoracle.checking.child``, started with ``subprocess`` in a new session (its own
+process group): a fresh interpreter, never a fork, so torch, JAX and CUDA state is never copied half-initialised
+into it, and this process never shares a CUDA context or a JAX runtime with it. It is kept warm across calls and
+checks, and started again after a death or a kill. Its stdout and stderr go to a file.
+
+- a call that outlives ``--timeout`` plus a grace period is killed (SIGKILL to the whole process group: native
+  loops, swallowed exceptions, disarmed alarms, threads and children it started included);
 - a worker whose resident memory passes ``--memory-limit`` is killed;
-- a worker that exits (any code, 0 included), dies by a signal, or closes the pipe before its last result
-  fails the check it was in, naming the cause and the input of the call in flight; the checks after it are
-  reported as not run;
-- the implementation's stdout and stderr go to a file, never to the terminal; a failure shows an excerpt.
-
-What it does not do: the checks' own machinery (generation, the oracle, comparison, shrinking) still runs in
-the worker beside the implementation, so an implementation that patches numpy can still bias the verdict of
-its own process (see the README, "Isolation").
+- a worker that exits (any code, 0 included), dies by a signal, or sends what is not a reply fails the check it
+  was in, naming the cause, the input of the call in flight and an excerpt of its output; the checks after it
+  are reported as not run.
 """
 
 from __future__ import annotations
 
-import json
+import fcntl
 import os
-import selectors
+import select
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-import numpy as np
-
 from ..errors import UsageError
-from .child import unpacked
-from .resolve import ResolvedSpec
-from .results import CheckReport, CheckResult, Counterexample
-from .run import Prepared, database_key, prepare, report_options_of
-from .runner import first_difference, mark, oracle_mask
+from .calling import RaisedInWorker, WorkerEnded
+from .results import CheckReport, CheckResult
+from .run import Progress, prepare, report_options_of, run_in_process
+from .transport import Encoder, decode, frame, frame_length, parse, write_into
 
 POLL_S = 0.05
+MEMORY_POLL_S = 0.05  # resident memory is read at most this often, between calls and during long ones
+START_LIMIT_S = 120.0  # a fresh interpreter importing maskoracle and the framework; not the implementation's time
 EXCERPT_LINES = 5  # first and last lines of the implementation's output shown with a failure
+PIPE_BYTES = 2**20
+WORKER_PREFIX = "the implementation's worker process"
 
 
 def grace_seconds(timeout: float) -> float:
@@ -52,55 +53,47 @@ def grace_seconds(timeout: float) -> float:
     return max(1.0, 0.25 * timeout)
 
 
-def resolve_run_values(prepared: Prepared) -> dict[str, Any]:
-    """The options the worker runs with: the seed drawn here (so a restarted or killed worker's report names
-    it) and the example database chosen as ``check()`` would choose it."""
-    values = dict(prepared.values)
-    profile = prepared.profile
-    explicit_seed = values["seed"] is not None
-    if not explicit_seed:
-        values["seed"] = 0 if profile and profile.derandomize else int.from_bytes(os.urandom(4), "little")
-    if values["max_examples"] is None and profile is not None:
-        values["max_examples"] = profile.max_examples
-    if values["db"] is None and not explicit_seed:
-        values["db"] = os.environ.get("MASKORACLE_DB") or "default"
-    values["profile"] = profile.name if profile else None
-    values["model_dtypes"] = list(values["model_dtypes"])
-    return values
-
-
-@dataclass
-class Outcome:
-    """What one run in the worker produced: the results streamed, and why it ended if it did not finish."""
-
-    results: list[CheckResult] = field(default_factory=list)
-    died: str | None = None  # the cause, when the worker ended before its last result
-    usage_error: str | None = None
-    current: str | None = None  # the check running when it ended
-    last_input: dict[str, Any] | None = None  # the call in flight when it ended
-    peak_memory_bytes: int | None = None
-    max_examples: int | None = None
-
-
 class Worker:
-    """One worker process; started on first use, restarted after a death or a kill."""
+    """One worker process: started on first use (or after a death), with the framework imported."""
 
     def __init__(self, memory_limit: int | None) -> None:
         self.memory_limit = memory_limit
         self.process: subprocess.Popen[bytes] | None = None
         self.output: IO[bytes] | None = None
-        self.events: IO[bytes] | None = None
+        self.requests: int | None = None  # our end of the pipe the worker reads
+        self.replies: int | None = None  # our end of the pipe it answers on
         self.peak_memory_bytes: int | None = None
+        self.starts = 0
+        self.loaded: tuple[str, str] | None = None
+        self.framework: tuple[str, str] | None = None
+        self.memory_read_at = 0.0
 
-    def start(self) -> None:
-        read_end, write_end = os.pipe()
+    # --- the process --------------------------------------------------------------------------------------
+
+    def start(self, framework: str, device: str) -> None:
+        self.close()
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        for end in (request_write, reply_read):
+            _enlarge(end)
         self.output = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "maskoracle.checking.child", str(write_end)],
-            stdin=subprocess.PIPE, stdout=self.output, stderr=subprocess.STDOUT, pass_fds=(write_end,),
-            start_new_session=True, env=_worker_environment())
-        os.close(write_end)
-        self.events = os.fdopen(read_end, "rb", buffering=0)
+            [sys.executable, "-m", "maskoracle.checking.child", str(request_read), str(reply_write), framework,
+             device], stdin=subprocess.DEVNULL, stdout=self.output, stderr=subprocess.STDOUT,
+            pass_fds=(request_read, reply_write), start_new_session=True, env=_worker_environment())
+        os.close(request_read)
+        os.close(reply_write)
+        os.set_blocking(request_write, False)
+        os.set_blocking(reply_read, False)
+        self.requests, self.replies = request_write, reply_read
+        self.starts += 1
+        self.framework, self.loaded = (framework, device), None
+        ready, _ = self.exchange({"op": "ready"}, None, START_LIMIT_S, "starting")
+        if ready.get("usage_error"):
+            raise UsageError(str(ready["usage_error"]))
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -112,26 +105,27 @@ class Worker:
             self.process.wait()
 
     def close(self) -> None:
-        """Ask the worker to exit, then make sure it and everything it started are gone."""
-        if self.process is not None and self.process.stdin is not None:
-            try:
-                self.process.stdin.close()
-            except OSError:
-                pass
+        """End the worker and everything it started (threads and children left behind included)."""
+        if self.process is not None:
+            if self.requests is not None:
+                os.close(self.requests)
+                self.requests = None
             try:
                 self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 pass
-        if self.process is not None:
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # threads and children left behind
+                os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        self.kill()
-        for handle in (self.events, self.output):
-            if handle is not None:
-                handle.close()
-        self.process = self.events = self.output = None
+            self.kill()
+        for fd in (self.requests, self.replies):
+            if fd is not None:
+                os.close(fd)
+        if self.output is not None:
+            self.output.close()
+        self.process = self.output = self.requests = self.replies = None
+        self.loaded = self.framework = None
 
     def output_excerpt(self) -> str:
         """The first and last lines the implementation printed, for a failure message."""
@@ -161,31 +155,97 @@ class Worker:
 
         return kilobytes("VmRSS"), kilobytes("VmHWM")
 
-    def run(self, job: dict[str, Any], timeout: float, on_event: Callable[[dict[str, Any]], None]) -> Outcome:
-        """Send one job and follow its events to the end (or to the worker's end)."""
-        if self.process is None or self.process.poll() is not None:
-            self.close()
-            self.start()
-        assert self.process is not None and self.process.stdin is not None and self.events is not None
-        outcome = Outcome()
-        try:
-            self.process.stdin.write((json.dumps(job) + "\n").encode())
-            self.process.stdin.flush()
-        except OSError:
-            outcome.died = self._cause()
-            return outcome
-        return _follow(self, outcome, timeout, on_event)
+    # --- requests -----------------------------------------------------------------------------------------
 
-    def probe(self, target: str, options: dict[str, Any]) -> str | None:
-        """Import ``target`` in the worker (and keep it warm); the reason it cannot be, or ``None``."""
-        job = {"target": target, "options": {"framework": options["framework"], "device": options["device"]},
-               "checks": []}
-        outcome = self.run(job, options["timeout"], lambda event: None)
-        if outcome.usage_error is not None:
-            return outcome.usage_error
-        if outcome.died is not None:
-            return f"TARGET {target!r}: the worker process importing it {outcome.died}"
-        return None
+    def load(self, target: str, kind: str, framework: str, device: str, timeout: float) -> None:
+        """The worker ready with ``target`` imported: ``UsageError`` if it cannot be imported, ``WorkerEnded``
+        if importing it ends, hangs or floods the worker."""
+        if not self.alive() or self.framework != (framework, device):
+            self.start(framework, device)
+        if self.loaded == (target, kind):
+            return
+        try:
+            reply, _ = self.exchange({"op": "load", "target": target, "kind": kind}, None,
+                                     timeout + grace_seconds(timeout), "import", timeout)
+        except WorkerEnded as ended:
+            raise WorkerEnded(f"{ended} while importing the TARGET {target}", ended.excerpt) from None
+        if reply.get("usage_error"):
+            raise UsageError(str(reply["usage_error"]))
+        self.loaded = (target, kind)
+
+    def exchange(self, header: dict[str, Any], encoder: Encoder | None, limit: float, what: str,
+                 timeout: float | None = None) -> tuple[dict[str, Any], list[memoryview]]:
+        """Send one request and wait for its reply; ``WorkerEnded`` (the worker killed) if it dies, outlives
+        ``limit`` seconds, passes the memory limit or answers with what is not a reply."""
+        deadline = time.monotonic() + limit
+        try:
+            self._send(frame(header, encoder), deadline)
+            data = self._receive(deadline)
+            return parse(memoryview(data))
+        except _Deadline:
+            self.kill()
+            raise WorkerEnded(_timed_out(what, timeout, limit), self.output_excerpt()) from None
+        except (ValueError, KeyError, TypeError) as error:  # not a frame: the implementation wrote on the pipe?
+            self.kill()
+            raise WorkerEnded(f"{WORKER_PREFIX} sent a reply maskoracle cannot read ({error}) and was killed",
+                              self.output_excerpt()) from None
+        except WorkerEnded as ended:
+            raise WorkerEnded(ended.cause, self.output_excerpt()) from None
+
+    def _send(self, pieces: list[Any], deadline: float) -> None:
+        assert self.requests is not None
+        for piece in pieces:
+            view = memoryview(piece).cast("B")
+            while view:
+                try:
+                    view = view[os.write(self.requests, view):]
+                except BlockingIOError:
+                    self._wait(self.requests, deadline, writing=True)
+                except (BrokenPipeError, OSError):
+                    raise WorkerEnded(self._cause()) from None
+
+    def _receive(self, deadline: float) -> bytearray:
+        assert self.replies is not None
+        data = bytearray()
+        needed: int | None = None
+        while needed is None or len(data) < needed:
+            try:
+                chunk = os.read(self.replies, PIPE_BYTES)
+            except BlockingIOError:
+                self._wait(self.replies, deadline, writing=False)
+                continue
+            if not chunk:
+                raise WorkerEnded(self._cause())
+            data += chunk
+            if needed is None:
+                needed = frame_length(data)
+        if len(data) != needed:
+            raise ValueError("a reply longer than its frame")
+        self._watch_memory(force=False)
+        return data
+
+    def _wait(self, fd: int, deadline: float, writing: bool) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Deadline
+        if writing:
+            select.select([], [fd], [], min(POLL_S, left))
+        else:
+            select.select([fd], [], [], min(POLL_S, left))
+        self._watch_memory(force=True)
+
+    def _watch_memory(self, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self.memory_read_at < MEMORY_POLL_S:
+            return
+        self.memory_read_at = now
+        resident, peak = self.resident_bytes()
+        if peak is not None:
+            self.peak_memory_bytes = max(self.peak_memory_bytes or 0, peak)
+        if self.memory_limit is not None and resident is not None and resident > self.memory_limit:
+            self.kill()
+            raise WorkerEnded(f"{WORKER_PREFIX} was killed for memory: its resident set reached {_gib(resident)}, "
+                              f"over the --memory-limit of {_gib(self.memory_limit)}")
 
     def _cause(self) -> str:
         assert self.process is not None
@@ -193,14 +253,42 @@ class Worker:
             code = self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             self.kill()
-            return "closed its connection and was killed"
+            return f"{WORKER_PREFIX} closed its connection and was killed"
         if code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return f"was killed by {name}"
-        return f"exited with code {code}"
+            return f"{WORKER_PREFIX} was killed by {name}"
+        return f"{WORKER_PREFIX} exited with code {code}"
+
+    def probe(self, target: str, options: dict[str, Any]) -> str | None:
+        """Import ``target`` in the worker (and keep it warm); the reason it cannot be, or ``None``."""
+        try:
+            self.load(target, options["kind"], options["framework"], options["device"], options["timeout"])
+        except WorkerEnded as ended:
+            return f"TARGET {target!r}: {ended}"
+        return None
+
+
+class _Deadline(Exception):
+    """A request's time ran out."""
+
+
+def _timed_out(what: str, timeout: float | None, limit: float) -> str:
+    if timeout is None:
+        return f"{WORKER_PREFIX} did not answer within {limit:g} s ({what}) and was killed"
+    return (f"timed out: the {what} ran past the {timeout:g} s time limit and {grace_seconds(timeout):g} s of grace, "
+            "and was killed (native code, a swallowed exception or a disarmed alarm keeps the time limit inside "
+            "the process from stopping it)")
+
+
+def _enlarge(fd: int) -> None:
+    """A larger pipe buffer (Linux): fewer system calls per result."""
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:
+        pass
 
 
 def _worker_environment() -> dict[str, str]:
@@ -210,179 +298,115 @@ def _worker_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(entry for entry in path if entry), "PYTHONUNBUFFERED": "1"}
 
 
-def _follow(worker: Worker, outcome: Outcome, timeout: float, on_event: Callable[[dict[str, Any]], None]
-            ) -> Outcome:
-    assert worker.events is not None
-    selector = selectors.DefaultSelector()
-    selector.register(worker.events, selectors.EVENT_READ)
-    buffer = b""
-    call_started: float | None = None
-    limit = timeout + grace_seconds(timeout)
-    try:
-        while True:
-            if selector.select(POLL_S):
-                chunk = worker.events.read(65536)
-                if not chunk:
-                    outcome.died = worker._cause()
-                    return outcome
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    event = json.loads(line)
-                    kind = event["event"]
-                    if kind in ("call", "importing"):
-                        call_started = time.monotonic()
-                        outcome.last_input = event
-                    elif kind == "returned":
-                        call_started = None
-                    elif kind == "start":
-                        outcome.current = event["check"]
-                    elif kind == "result":
-                        outcome.results.append(CheckResult.from_json(event["result"]))
-                        outcome.current = None
-                    elif kind == "usage_error":
-                        outcome.usage_error = event["message"]
-                        return outcome
-                    elif kind == "done":
-                        outcome.peak_memory_bytes = event.get("peak_memory_bytes")
-                        outcome.max_examples = event.get("max_examples")
-                        return outcome
-                    on_event(event)
-            resident, peak = worker.resident_bytes()
-            if peak is not None:
-                worker.peak_memory_bytes = max(worker.peak_memory_bytes or 0, peak)
-            if worker.memory_limit is not None and resident is not None and resident > worker.memory_limit:
-                worker.kill()
-                outcome.died = (f"was killed for memory: its resident set reached {_gib(resident)}, over the "
-                                f"--memory-limit of {_gib(worker.memory_limit)}")
-                return outcome
-            if call_started is not None and time.monotonic() - call_started > limit:
-                worker.kill()
-                what = "import" if (outcome.last_input or {}).get("event") == "importing" else "call"
-                outcome.died = (f"timed out: the {what} ran past the {timeout:g} s time limit and {grace_seconds(timeout):g}"
-                                " s of grace, and was killed (native code, a swallowed exception or a disarmed "
-                                "alarm keeps the time limit inside the process from stopping it)")
-                return outcome
-    finally:
-        selector.close()
-
-
-class Verifier:
-    """Every comparison the worker passed, compared again here with an oracle the implementation cannot have
-    touched: a worker whose numpy was patched (``np.not_equal``, ``np.cumsum``) cannot turn a wrong mask into a
-    pass of the checks that compare masks. Group rules (segment ids, not bits) are left to the worker."""
-
-    def __init__(self, spec: ResolvedSpec, pad_queries: str) -> None:
-        self.spec, self.pad_queries = spec, pad_queries
-        self.current: str | None = None
-        self.compared = 0
-        self.violations: dict[str, CheckResult] = {}
-
-    def see(self, event: dict[str, Any]) -> None:
-        if event["event"] == "start":
-            self.current = event["check"]
-        elif event["event"] == "compared" and not self.spec.group_rule and self.current not in self.violations:
-            self.compared += 1
-            pad, att, actual = (unpacked(event[name]) for name in ("pad", "att", "actual"))
-            expected = oracle_mask(pad, att, self.spec.rule, self.pad_queries)
-            rows = pad if self.pad_queries == "free" else np.ones_like(pad)
-            differ = (expected != actual) & rows[:, :, None]
-            if differ.any() and self.current is not None:
-                b, query, key = first_difference(differ)
-                self.violations[self.current] = CheckResult(
-                    self.current, "failed", message=(
-                        f"the worker process reported this check passed, but maskoracle's own process finds cell "
-                        f"(b={b}, query={query}, key={key}): expected {mark(expected[b, query, key])}, got "
-                        f"{mark(actual[b, query, key])} on input [B, L] = {list(pad.shape)} (the implementation "
-                        "changed what the checks compute in its process: patched numpy?)"),
-                    counterexample=Counterexample(pad, att, expected, actual, rows))
-
-    def overrule(self, results: list[CheckResult]) -> list[CheckResult]:
-        """The results, each passing one this process found wrong replaced by its failure."""
-        return [self.violations.get(result.name, result) if result.status == "passed" else result
-                for result in results]
-
-
 def _gib(count: int) -> str:
     return f"{count / 2**30:.2f} GiB"
 
 
-def _died_result(outcome: Outcome, name: str, description: str, excerpt: str) -> CheckResult:
-    """The check the worker was in when it ended: failed, with the cause and the input of the call in flight."""
-    call = outcome.last_input or {}
-    where = ""
-    counterexample = None
-    if call.get("event") == "importing":
-        where = f" while importing the TARGET {call.get('target', '')}"
-    elif call:
-        where = f" during a call on input {call.get('where', '?')}"
-        if call.get("pad") is not None and call.get("att") is not None:
-            counterexample = Counterexample(np.asarray(call["pad"], dtype=bool), np.asarray(call["att"], dtype=bool),
-                                            note="the input of the call in flight")
-    message = f"the implementation's worker process {outcome.died}{where}"
-    if excerpt:
-        message += f"; its output:\n{excerpt}"
-    return CheckResult(name, "failed", message=message, counterexample=counterexample, description=description)
+class RemoteFunction:
+    """Stands for the implementation in the worker: called with this process's arguments, it returns what the
+    implementation returned, rebuilt here (``call_under_limit``, the one call path's entry)."""
+
+    materialised = True  # the worker applies the FlexAttention kinds (a mask_mod is code: it cannot travel)
+
+    def __init__(self, worker: Worker, target: str, values: dict[str, Any]) -> None:
+        self.worker, self.target = worker, target
+        self.kind, self.framework, self.device = values["kind"], values["framework"], values["device"]
+        self.timeout = values["timeout"]
+        self.__name__ = target.rpartition(":")[2]
+        self.last_aliases: tuple[bool, ...] | None = None  # which arguments the last result shares memory with
+        self._previous: Callable[[], Any] | None = None  # the last result, while this process holds it
+
+    def load(self, timeout: float | None = None) -> None:
+        self.worker.load(self.target, self.kind, self.framework, self.device, timeout or self.timeout)
+
+    def __call__(self, *arguments: Any) -> Any:
+        return self.call_under_limit(arguments, self.timeout)
+
+    def via(self, name: str) -> Callable[..., Any]:
+        """A callable that runs maskoracle's routine ``name`` (``calling.helper``) on the implementation in the
+        worker."""
+        remote = self
+
+        class Via:
+            def __call__(self, *arguments: Any) -> Any:
+                return remote.call_under_limit(arguments, remote.timeout, name)
+
+            def call_under_limit(self, arguments: tuple[Any, ...], timeout: float | None) -> Any:
+                return remote.call_under_limit(arguments, timeout, name)
+
+        return Via()
+
+    def call_under_limit(self, arguments: tuple[Any, ...], timeout: float | None, via: str | None = None) -> Any:
+        self.last_aliases = None
+        self.load(timeout)
+        encoder = Encoder()
+        previous = self._previous() if self._previous is not None else None
+        header = {"op": "call", "args": [encoder.value(argument) for argument in arguments], "timeout": timeout,
+                  "watch_previous": previous is not None, "via": via}
+        limit = (timeout + grace_seconds(timeout)) if timeout else 10 * 24 * 3600.0
+        reply, buffers = self.worker.exchange(header, encoder, limit, "call", timeout)
+        if reply.get("error"):
+            raise RaisedInWorker(str(reply["error"]), str(reply.get("message", "")))
+        try:
+            result = decode(reply["result"], buffers)
+            for index, meta in reply.get("changed", {}).items():
+                write_into(arguments[int(index)], decode(meta, buffers))
+            if "previous" in reply and previous is not None:
+                write_into(previous, decode(reply["previous"], buffers))
+        except (ValueError, KeyError, TypeError, IndexError) as error:
+            self.worker.kill()
+            raise WorkerEnded(f"{WORKER_PREFIX} sent a reply maskoracle cannot read ({error}) and was killed") \
+                from None
+        self.last_aliases = tuple(bool(alias) for alias in reply.get("aliases", ()))
+        self._previous = _weak(result)
+        return result
 
 
-def check_isolated(target: str, *, checks: Any = None,
-                   progress: Callable[[str, CheckResult | None], None] | None = None,
+def _weak(value: Any) -> Callable[[], Any] | None:
+    try:
+        return weakref.ref(value)
+    except TypeError:  # None, numbers, Opaque results: nothing a later call could change
+        return None
+
+
+def check_isolated(target: str, *, checks: Iterable[str] | None = None, progress: Progress | None = None,
                    examples_progress: Callable[[str, int, int], None] | None = None,
                    worker: Worker | None = None, **options: Any) -> CheckReport:
-    """``check()`` of a TARGET string in a worker process (module docstring); the parent owns the report."""
-    prepared = prepare(options, checks, framework_here=False)  # the worker imports the framework, not us
-    values = resolve_run_values(prepared)
-    descriptions = {unit.name: unit.description for unit in prepared.plan}
+    """``check()`` of a TARGET string whose calls run in a worker process (module docstring)."""
+    prepared = prepare(options, checks)
+    values = prepared.values
     own_worker = worker is None
     worker = worker or Worker(values["memory_limit"])
-    job = {"target": target, "options": {k: v for k, v in values.items() if k != "isolation"},
-           "checks": prepared.names, "key": database_key(target, prepared.spec, prepared.values)}
-
-    verifier = Verifier(prepared.spec, values["pad_queries"])
-
-    def on_event(event: dict[str, Any]) -> None:
-        verifier.see(event)
-        if event["event"] == "start" and progress:
-            progress(event["check"], None)
-        elif event["event"] == "examples" and examples_progress:
-            examples_progress(event["check"], event["passed"], event["planned"])
-
+    remote = RemoteFunction(worker, target, values)
     started = time.perf_counter()
     try:
-        outcome = _run_reporting(worker, job, values["timeout"], on_event, progress)
-        if outcome.usage_error is not None:
-            raise UsageError(outcome.usage_error)
-        results = outcome.results
-        if outcome.died is not None:
-            current = outcome.current or next((n for n in prepared.names if n not in {r.name for r in results}),
-                                              "output_format")
-            died = _died_result(outcome, current, descriptions.get(current, ""), worker.output_excerpt())
-            results.append(died)
-            if progress:
-                progress(current, died)
-            for name in prepared.names[len(results):]:
-                results.append(CheckResult(name, "skipped", message=f"not run: the worker process {outcome.died} "
-                                           f"in {current}", description=descriptions.get(name, "")))
-            worker.close()
+        try:
+            remote.load()
+            report = run_in_process(remote, options, target, checks, progress, examples_progress)
+        except WorkerEnded as ended:  # importing the TARGET ended, hung or flooded the worker
+            report = _import_failed(target, prepared, ended.cause, ended.excerpt, progress)
     finally:
         if own_worker:
             worker.close()
-    results = verifier.overrule(results)
-    values["max_examples"] = outcome.max_examples or values["max_examples"]
-    report = CheckReport(target=target, spec=prepared.spec.name, options=report_options_of(prepared.spec, values),
-                         checks=results)
-    report.worker = {"isolation": "process", "peak_memory_bytes": outcome.peak_memory_bytes or worker.peak_memory_bytes,
-                     "memory_limit_bytes": values["memory_limit"], "comparisons_verified": verifier.compared}
+    report.worker = {"isolation": "process", "peak_memory_bytes": worker.peak_memory_bytes,
+                     "memory_limit_bytes": values["memory_limit"], "worker_starts": worker.starts}
     report.elapsed_s = time.perf_counter() - started
     return report
 
 
-def _run_reporting(worker: Worker, job: dict[str, Any], timeout: float, on_event: Callable[[dict[str, Any]], None],
-                   progress: Callable[[str, CheckResult | None], None] | None) -> Outcome:
-    def forward(event: dict[str, Any]) -> None:
-        on_event(event)
-        if event["event"] == "result" and progress:
-            result = CheckResult.from_json(event["result"])
+def _import_failed(target: str, prepared: Any, cause: str, excerpt: str, progress: Progress | None) -> CheckReport:
+    """The report of a run whose TARGET could not be imported in the worker: its first check failed, naming how
+    the import ended; the others not run."""
+    descriptions = {unit.name: unit.description for unit in prepared.plan}
+    names = prepared.names
+    message = cause + (f"; its output:\n{excerpt}" if excerpt else "")
+    results = [CheckResult(names[0], "failed", message=message, description=descriptions[names[0]])]
+    results += [CheckResult(name, "skipped", message=f"not run: {cause}", description=descriptions[name])
+                for name in names[1:]]
+    if progress:
+        for result in results:
+            progress(result.name, None)
             progress(result.name, result)
+    return CheckReport(target=target, spec=prepared.spec.name,
+                       options=report_options_of(prepared.spec, prepared.values), checks=results)
 
-    return worker.run(job, timeout, forward)

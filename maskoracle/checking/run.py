@@ -78,9 +78,9 @@ ExamplesProgress = Callable[[str, int, int], None]  # (check name, examples pass
 
 def run_in_process(fn: MaskFn, options: dict[str, Any], target: str | None = None,
                    checks: Iterable[str] | None = None, progress: Progress | None = None,
-                   examples_progress: ExamplesProgress | None = None, observer: Any = None) -> CheckReport:
-    """``check()`` in this process: the checks of the plan, in order, with the stop rules. ``observer`` is told
-    of every passing comparison of a mask (``Runner.observer``)."""
+                   examples_progress: ExamplesProgress | None = None) -> CheckReport:
+    """The checks of the plan, in order, with the stop rules, in this process; ``fn`` is the implementation, or
+    a ``RemoteFunction`` that calls it in a worker process (``isolation.py``)."""
     prepared = prepare(options, checks)
     values, spec, profile = prepared.values, prepared.spec, prepared.profile
     adapter = get_adapter(values["framework"], values["device"])
@@ -88,8 +88,6 @@ def run_in_process(fn: MaskFn, options: dict[str, Any], target: str | None = Non
     run = run_settings(profile, values, database_key(target, spec, values), examples_progress)
     values.update(seed=run.seed, max_examples=run.max_examples, profile=profile.name if profile else None)
     runner = _runner(fn, spec, values, adapter)
-    if isinstance(runner, Runner):
-        runner.observer = observer
     context = Context(runner, values, spec, run, fn, _inputs(spec, values))
     report = CheckReport(target=target, spec=spec.name, options=report_options_of(spec, values))
     started = time.perf_counter()
@@ -166,8 +164,10 @@ def _runner(fn: MaskFn, spec: ResolvedSpec, values: dict[str, Any], adapter: Any
     if kind in SPLIT_KINDS:
         return SplitRunner(kind, fn, adapter, values["att_dtype"], values["timeout"], values["pad_queries"],
                            values["none_means"])
+    if not getattr(fn, "materialised", False):  # a worker's implementation: the worker applies the kind
+        fn = wrap_kind(fn, kind)
     fn = INPUT_CONVENTIONS[values["inputs"]].wrap(fn, adapter)
-    return Runner(wrap_kind(fn, kind), adapter, spec.rule, values["pad_queries"], values["att_dtype"],
+    return Runner(fn, adapter, spec.rule, values["pad_queries"], values["att_dtype"],
                   values["timeout"], values["none_means"])
 
 
@@ -203,6 +203,8 @@ def _stop_reason(name: str, result: CheckResult) -> str | None:
         return f"the implementation timed out in {name}"
     if result.message.startswith("raised SystemExit"):
         return f"the implementation raised SystemExit in {name}"
+    if result.message.startswith("the implementation's worker process"):
+        return f"{result.message.split(' during a call', 1)[0].split(';', 1)[0]} in {name}"
     if name == "output_format":
         return "output_format failed, so no other result can be read"
     return None

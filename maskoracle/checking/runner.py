@@ -84,6 +84,9 @@ class Call:
     pad: Any
     att: Any
     result: Any
+    # Whether the result shares memory with each argument, where the worker process that made it said so
+    # (isolation.py: there the arguments and the result are other objects than here); else None.
+    aliases: tuple[bool, ...] | None = None
 
 
 class Runner:
@@ -101,10 +104,6 @@ class Runner:
         self.none_means = none_means  # what a None result stands for (--none-means)
         self.calls = 0
         self.returned = 0  # calls that returned (did not raise): a check judged on none of them proves nothing
-        # Told of every comparison that passed: (pad, att, the implementation's mask). A worker process reports
-        # them, so that maskoracle's own process can compare them again with an oracle the implementation
-        # cannot have touched (isolation.py).
-        self.observer: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None
 
     def with_att_dtype(self, att_dtype: str) -> Runner:
         return Runner(self.fn, self.adapter, self.spec, self.pad_queries, att_dtype, self.timeout, self.none_means)
@@ -125,7 +124,7 @@ class Runner:
         result = call_implementation(self.fn, (pad_in, att_in), self.timeout, f"[B, L] = [{B}, {L}]",
                                      Counterexample(pad.copy(), att.copy()))
         self.returned += 1
-        return Call(pad_in, att_in, result)
+        return Call(pad_in, att_in, result, getattr(self.fn, "last_aliases", None))
 
     def call_or_none(self, pad: np.ndarray, att: np.ndarray) -> Call | None:
         """The call, or ``None`` if it raised: checks that judge behaviour around a call that worked."""
@@ -191,9 +190,6 @@ class Runner:
                 f"{keys_only_hint(call.result, pad[b, query], self.pad_queries)}",
                 Counterexample(pad.copy(), att.copy(), expected, actual.copy(), compared),
             )
-        if self.observer is not None:  # every head passed here: maskoracle's own process may compare them again
-            for head in range(heads.shape[1]):
-                self.observer(pad, att, heads[:, head])
 
     def counterexample_for(self, pad: np.ndarray, att: np.ndarray, note: str = "",
                            failure: BaseException | None = None) -> Counterexample:

@@ -189,7 +189,8 @@ def run_zoo_selftest(args: argparse.Namespace) -> int:
                      f"{result.seconds:6.2f} s  {'' if size is None else size}")
 
     out.line(f"maskoracle selftest: {len(entries)} zoo entries, seed {args.seed}")
-    report = zoo_selftest.run_selftest(entries, max_examples=args.max_examples, seed=args.seed, progress=progress)
+    report = zoo_selftest.run_selftest(entries, max_examples=args.max_examples, seed=args.seed, progress=progress,
+                                       isolation=args.isolation)
     median = report.median_seconds_to_kill()
     out.line(f"kill rate {report.kill_rate:.0%} ({sum(m.killed for m in report.bugs)}/{len(report.bugs)} bugs), "
              f"false alarms {report.false_alarms}, median time to kill "
@@ -226,6 +227,9 @@ def add_commands(commands: Any) -> None:
     selftest.add_argument("--seed", type=integer, default=0)
     selftest.add_argument("--only", metavar="NAME", action="append", default=None,
                           help="run only these zoo entries (repeatable)")
+    selftest.add_argument("--isolation", choices=("process", "in-process"), default="process",
+                          help="process (default): each entry's calls run in a worker process, as check runs a "
+                               "TARGET; in-process: here (for debugging)")
     selftest.add_argument("--readme", metavar="PATH",
                           help="rewrite the kill-rate table between the selftest markers of this README")
     selftest.set_defaults(handler=run_zoo_selftest)

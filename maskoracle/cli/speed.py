@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 from contextlib import nullcontext
 from typing import Any
 
+from ..checking.calling import WorkerEnded
+from ..checking.isolation import RemoteFunction, Worker
 from ..errors import UsageError
-from ..options import positive_int, seconds
+from ..options import default_memory_limit, positive_int, seconds
 from ..reports.speed import compare, headline, load_bench_files, replace_readme_section, write_report
 from ..reports.terminal import Output
 from ..speed.bench import (
@@ -35,8 +38,13 @@ BUILTIN_TARGETS = (
 )
 
 
-def resolve_targets(names: list[str], default_framework: str) -> list[BenchTarget]:
-    """``TARGET[@framework]`` strings -> ``BenchTarget``s (``UsageError`` for a bad one)."""
+BENCH_IMPORT_TIMEOUT = 60.0  # seconds to import a TARGET in the worker (the calls get their own limits)
+
+
+def resolve_targets(names: list[str], default_framework: str, worker: Worker | None = None,
+                    device: str = "cpu") -> list[BenchTarget]:
+    """``TARGET[@framework]`` strings -> ``BenchTarget``s (``UsageError`` for a bad one). With a ``worker``, each
+    target is imported and called there (``RemoteFunction``), and never in this process."""
     targets = []
     for name in names:
         target, at, framework = name.rpartition("@")
@@ -44,7 +52,16 @@ def resolve_targets(names: list[str], default_framework: str) -> list[BenchTarge
             target, framework = name, default_framework
         if framework not in ("torch", "numpy"):
             raise UsageError(f"TARGET {name!r}: unknown framework {framework!r} after @; use @torch or @numpy")
-        targets.append(BenchTarget(target, load_target(target), framework))
+        if worker is None:
+            targets.append(BenchTarget(target, load_target(target), framework))
+            continue
+        remote = RemoteFunction(worker, target, {"kind": "mask", "framework": framework, "device": device,
+                                                 "timeout": BENCH_IMPORT_TIMEOUT})
+        try:
+            remote.load()
+        except WorkerEnded:
+            pass  # its import ended or hung the worker: the gate fails it, naming how, and it is not timed
+        targets.append(BenchTarget(target, remote, framework))
     return targets
 
 
@@ -70,7 +87,6 @@ def run_bench(args: argparse.Namespace) -> int:
     names = list(args.targets) + (list(BUILTIN_TARGETS) if args.builtins else [])
     if not names:
         raise UsageError("name at least one TARGET (package.module:function[@framework]) or pass --builtins")
-    targets = resolve_targets(names, args.framework)
     sizes = _sizes(args.sizes)
     if args.threads is not None:
         try:
@@ -78,6 +94,17 @@ def run_bench(args: argparse.Namespace) -> int:
         except ImportError:
             raise UsageError("--threads sets PyTorch's threads, and PyTorch is not installed") from None
         torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # and the worker's, which reads it as torch starts
+    worker = Worker(default_memory_limit()) if args.isolation == "process" else None
+    try:
+        targets = resolve_targets(names, args.framework, worker, args.device)
+        return _bench_and_report(args, targets, sizes)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _bench_and_report(args: argparse.Namespace, targets: list[BenchTarget], sizes: list[tuple[int, int]]) -> int:
     out = Output(plain=True if args.plain else None)
     out.line(f"maskoracle bench: {len(targets)} target(s), sizes {', '.join(f'{B}x{L}' for B, L in sizes)}, "
              f"workload {args.workload}, device {args.device}")
@@ -190,6 +217,9 @@ def add_commands(commands: Any) -> None:
                        help="torch.set_num_threads for the run (default: torch's own choice)")
     bench.add_argument("--gate-examples", type=positive_int, default=30,
                        help="Hypothesis examples of the gate's equivalence check (default 30)")
+    bench.add_argument("--isolation", choices=("process", "in-process"), default="process",
+                       help="process (default): each TARGET is imported, called and timed in a worker process, "
+                            "and checked in this one; in-process: all here (for debugging)")
     bench.add_argument("--json", metavar="PATH", help="write the results there (input of maskoracle report)")
     bench.add_argument("--report", metavar="DIR", help="also write the Markdown/HTML report into DIR")
     bench.add_argument("--readme", metavar="PATH",

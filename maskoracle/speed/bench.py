@@ -37,6 +37,7 @@ import numpy as np
 from .. import __version__ as maskoracle_version
 from ..adapters import get_adapter
 from ..checking import check
+from ..checking.calling import call_implementation, helper_call
 from ..checking.results import Aborted, Failure
 from ..checking.runner import Runner
 from ..errors import UsageError
@@ -50,6 +51,7 @@ FULL_SIZES: tuple[tuple[int, int], ...] = ((1, 256), (8, 256), (8, 512), (8, 102
 GATE_CHECKS = ("output_format", "spec_examples", "exhaustive_small", "equivalence")
 WORKLOADS = ("pi05_subtask", "causal", "bidirectional", "random")
 MAX_ROUNDS = 200
+MEASURE_TIMEOUTS = 20  # the timed rounds of one size may take this many per-call time limits
 STEEP_MARGIN = 0.3  # a slope this much above 2 and above the bound's is reported as a finding
 
 
@@ -439,7 +441,9 @@ def gate(target: BenchTarget, device: str, examples: int) -> tuple[bool, str]:
 
 def time_size(target: BenchTarget, B: int, L: int, *, workload: str = "pi05_subtask", device: str = "cpu",
               min_time: float = 0.2, memory: bool = True, timeout: float = 60.0) -> SizeTiming:
-    """Verify and time one target at one size (see the module docstring)."""
+    """Verify and time one target at one size (see the module docstring). The verification runs here; the
+    timing runs where the implementation does (``measure``: in its worker process when ``target.fn`` stands for
+    one), so that isolation adds nothing to the times."""
     adapter = get_adapter(target.framework, device)
     pad, att = workload_inputs(B, L, workload)
     runner = Runner(target.fn, adapter, "block_causal", "masked", "bool", timeout)
@@ -449,25 +453,36 @@ def time_size(target: BenchTarget, B: int, L: int, *, workload: str = "pi05_subt
         status = "wrong" if "cell (" in failure.message else "error"
         return SizeTiming(B, L, status, f"not timed: {failure.message}")
     pad_in, att_in = adapter.inputs(pad, att, "bool")
-
-    def call() -> Any:
-        return target.fn(pad_in, att_in)
-
     try:
-        result = call()
-        output, nbytes = _describe_output(result)
-        writers = bound_writers(result)
-        sync = _synchronizer(result)
-        peak, method = peak_memory(call, result) if memory else (None, "")
-        del result
-        times, bound_times = time_rounds(call, writers, sync, min_time)
-    except Exception as error:  # the implementation passed once and then raised: report, never crash
-        return SizeTiming(B, L, "error", f"not timed: raised {type(error).__name__}: {error}")
+        measured = call_implementation(helper_call(target.fn, "maskoracle.speed.bench:measure"),
+                                       (pad_in, att_in, min_time, memory), MEASURE_TIMEOUTS * timeout,
+                                       f"[B, L] = [{B}, {L}]", None)
+    except (Failure, Aborted) as failure:  # the implementation passed once and then raised: report, never crash
+        return SizeTiming(B, L, "error", f"not timed: {failure.message}")
+    times, bound_times = measured["times"], measured["bound_times"]
     q1, median, q3 = _quartiles(times)
     bound_name = min(bound_times, key=lambda name: min(bound_times[name]))
     fastest = bound_times[bound_name]
-    return SizeTiming(B, L, "timed", "", output, nbytes, len(times), min(times), median, q1, q3, min(fastest),
-                      statistics.median(fastest), peak, method, bound_name)
+    return SizeTiming(B, L, "timed", "", measured["output"], measured["bytes"], len(times), min(times), median, q1,
+                      q3, min(fastest), statistics.median(fastest), measured["peak"], measured["method"], bound_name)
+
+
+def measure(fn: Callable[..., Any], pad: Any, att: Any, min_time: float, memory: bool) -> dict[str, Any]:
+    """Time ``fn(pad, att)`` against the bound writers in alternating rounds, in this process (the worker's when
+    the implementation runs in one): what ``SizeTiming`` keeps, as plain values."""
+
+    def call() -> Any:
+        return fn(pad, att)
+
+    result = call()
+    output, nbytes = _describe_output(result)
+    writers = bound_writers(result)
+    sync = _synchronizer(result)
+    peak, method = peak_memory(call, result) if memory else (None, "")
+    del result
+    times, bound_times = time_rounds(call, writers, sync, min_time)
+    return {"output": output, "bytes": nbytes, "peak": peak, "method": method, "times": times,
+            "bound_times": bound_times}
 
 
 def bench(targets: Sequence[BenchTarget], sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES, *,

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checking import CheckReport, check
+from ..checking.isolation import Worker, check_isolated
 from ..errors import UsageError
+from ..options import default_memory_limit
 from ..reports.markers import replace_between
 from . import zoo_entries
 from .entry import ZooEntry
@@ -113,26 +115,41 @@ def run_selftest(
     max_examples: int | None = None,
     seed: int = 0,
     progress: Callable[[ZooEntry, MutantResult | None], None] | None = None,
+    isolation: str = "process",
 ) -> SelftestReport:
-    """Run the default check (seeded, so a run can be repeated) on each entry; see ``SelftestReport``."""
+    """Run the default check (seeded, so a run can be repeated) on each entry; see ``SelftestReport``.
+
+    With ``isolation="process"`` each entry's calls run in a worker process, as ``maskoracle check`` runs a
+    TARGET (one worker, kept warm from entry to entry); ``"in-process"`` calls them here."""
     started = time.perf_counter()
     report = SelftestReport()
-    for entry in entries if entries is not None else zoo_entries():
-        if progress:
-            progress(entry, None)
-        try:
-            checked = check(entry.fn, framework=entry.framework, max_examples=max_examples, seed=seed,
-                            target=entry.target, **entry.options)
-        except UsageError as error:  # e.g. --device cuda on a machine without one
-            result = MutantResult(entry.name, entry.equivalent, False, None, 0, 0.0, None, entry.size_dependent,
-                                  entry.doc, entry.target, f"not run: {error}", skipped=True)
-        else:
-            result = verdict_of(entry, checked)
-        report.mutants.append(result)
-        if progress:
-            progress(entry, result)
+    worker = Worker(default_memory_limit()) if isolation == "process" else None
+    try:
+        for entry in entries if entries is not None else zoo_entries():
+            if progress:
+                progress(entry, None)
+            result = _run_entry(entry, max_examples, seed, worker)
+            report.mutants.append(result)
+            if progress:
+                progress(entry, result)
+    finally:
+        if worker is not None:
+            worker.close()
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def _run_entry(entry: ZooEntry, max_examples: int | None, seed: int, worker: Worker | None) -> MutantResult:
+    options = {"framework": entry.framework, "max_examples": max_examples, "seed": seed, **entry.options}
+    try:
+        if worker is not None:
+            checked = check_isolated(entry.target, worker=worker, **options)
+        else:
+            checked = check(entry.fn, target=entry.target, isolation="in-process", **options)
+    except UsageError as error:  # e.g. --device cuda on a machine without one
+        return MutantResult(entry.name, entry.equivalent, False, None, 0, 0.0, None, entry.size_dependent,
+                            entry.doc, entry.target, f"not run: {error}", skipped=True)
+    return verdict_of(entry, checked)
 
 
 README_START = "<!-- selftest:start -->"

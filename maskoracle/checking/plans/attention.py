@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from ...adapters.flex import block_mask_to_dense, block_states, flex_module, oracle_block_states
+from ...adapters.flex import oracle_block_states
 from ...strategies import MaskExample, boundary_examples
 from ...strategies.families import bit_rows, fits
 from ..attention_math import AttentionOutcome, MaskedValue, attention_outcome, dtype_name, masked_value_casts
-from ..calling import call_implementation
+from ..calling import call_implementation, helper_call
 from ..engine import CheckState, run_fixed
 from ..results import CheckResult, Counterexample, Failure
 from ..runner import Runner
@@ -146,23 +146,15 @@ def block_mask_ragged(runner: Runner, factory: Callable[[Any, Any], Any], exampl
         B, L = pad.shape
         runner.call(pad, att)  # the materialised mask_mod: raises Failure if the mask_mod is unusable
         pad_in, att_in = runner.adapter.inputs(pad, att, runner.att_dtype)
-
-        def build_block_mask(pad_in: Any, att_in: Any) -> tuple[Any, Any, Any, Any]:
-            mask_mod = factory(pad_in, att_in)
-            block_mask = flex_module().create_block_mask(mask_mod, B, None, L, L, device=pad_in.device, _compile=False)
-            applied = block_mask_to_dense(block_mask, B, L)[:, 0].cpu().numpy()
-            partial, full = (grid[:, 0].cpu().numpy() for grid in block_states(block_mask))
-            return block_mask, applied, partial, full
-
         # The factory and its mask_mod are the implementation's code: the one call path, under the time limit.
-        block_mask, applied, partial, full = call_implementation(
-            build_block_mask, (pad_in, att_in), runner.timeout, f"[B, L] = [{B}, {L}]",
+        block_size, applied, partial, full = call_implementation(
+            helper_call(factory, "maskoracle.adapters.flex:block_mask_states"), (pad_in, att_in), runner.timeout, f"[B, L] = [{B}, {L}]",
             Counterexample(pad.copy(), att.copy()))
         expected = runner.expected(pad, att)
         compared = runner.compared_rows(pad)
-        needed, all_allowed = oracle_block_states(expected, compared, block_mask.BLOCK_SIZE)
+        needed, all_allowed = oracle_block_states(expected, compared, block_size)
         listed = partial | full
-        q_block, kv_block = block_mask.BLOCK_SIZE
+        q_block, kv_block = block_size
         for what, wrong in (("holds an allowed cell but is not listed", needed & ~listed),
                             ("is listed as full (mask_mod skipped) but holds a masked cell", full & ~all_allowed)):
             if wrong.any():

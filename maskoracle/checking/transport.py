@@ -1,0 +1,278 @@
+"""Values between maskoracle's process and the worker process: a JSON header and raw buffers, never pickle.
+
+A frame is an 8-byte length, a JSON header, then the raw buffers the header lists. Arrays travel as their
+memory: a numpy array or a torch tensor as the bytes of the buffer it views, with its dtype, shape, strides
+and offset, so that a strided view of a wider buffer arrives as a strided view of a wider buffer, and a
+CUDA tensor as a tensor on the same device; a JAX array as its values, dtype and device. ``None``, numbers,
+strings and tuples/lists of these travel as themselves; anything else as its type's name and ``repr``
+(``Opaque``): maskoracle's process never runs code the worker sent, so a hostile implementation's result can
+be wrong, but cannot act.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+HEADER_LIMIT = 64 * 2**20  # a header longer than this is not one the worker meant to send
+MAX_DEPTH = 4  # tuples and lists nested deeper travel as Opaque
+LENGTH = 8
+
+
+class Opaque:
+    """A value that cannot travel as data: its type's name and module, and its ``repr``, as the worker saw them.
+    ``decode`` makes a subclass named like the original type, so that messages name it as they would."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class Encoder:
+    """Builds one frame: ``value`` turns a value into a JSON-able description and appends its buffers."""
+
+    def __init__(self) -> None:
+        self.buffers: list[memoryview] = []
+
+    def add(self, buffer: Any) -> int:
+        self.buffers.append(memoryview(buffer).cast("B"))
+        return len(self.buffers) - 1
+
+    def value(self, value: Any, depth: int = 0) -> dict[str, Any]:
+        if value is None:
+            return {"kind": "none"}
+        if isinstance(value, bool | int | float | str) and type(value) in (bool, int, float, str):
+            return {"kind": "plain", "value": value} if _json_safe(value) else _opaque(value)
+        if isinstance(value, np.ndarray):
+            return self.numpy(value)
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(value, torch.Tensor):
+            return self.torch(value, torch)
+        if _is_jax_array(value):
+            return self.jax(value)
+        if type(value) in (tuple, list) and depth < MAX_DEPTH:
+            return {"kind": type(value).__name__, "items": [self.value(item, depth + 1) for item in value]}
+        if type(value) is dict and depth < MAX_DEPTH and all(type(key) is str for key in value):
+            return {"kind": "dict", "items": {key: self.value(item, depth + 1) for key, item in value.items()}}
+        return _opaque(value)
+
+    def numpy(self, array: np.ndarray) -> dict[str, Any]:
+        if array.dtype.hasobject or array.dtype.fields is not None:
+            return _opaque(array)
+        base = array
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        if not base.flags.c_contiguous or base.nbytes > 4 * array.nbytes + 2**20:
+            if array.flags.f_contiguous and not array.flags.c_contiguous:  # column-major: its transpose is not
+                return {"kind": "numpy", "dtype": array.dtype.name, "shape": list(array.shape),
+                        "strides": list(array.strides), "offset": 0, "buffer": self.add(_bytes_of(array.T))}
+            base = array = np.ascontiguousarray(array)
+        offset = array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        return {"kind": "numpy", "dtype": array.dtype.name, "shape": list(array.shape), "strides": list(array.strides),
+                "offset": int(offset), "buffer": self.add(_bytes_of(base))}
+
+    def torch(self, tensor: Any, torch: Any) -> dict[str, Any]:
+        if tensor.layout != torch.strided or tensor.is_nested or tensor.device.type == "meta":
+            return _opaque(tensor)
+        tensor = tensor.detach()
+        storage = tensor.untyped_storage()
+        if storage.nbytes() > 4 * tensor.numel() * tensor.element_size() + 2**20:  # a view of a big buffer
+            tensor = tensor.contiguous()
+            storage = tensor.untyped_storage()
+        raw = torch.empty(0, dtype=torch.uint8).set_(storage.cpu() if storage.device.type != "cpu" else storage)
+        return {"kind": "torch", "dtype": str(tensor.dtype).removeprefix("torch."), "shape": list(tensor.shape),
+                "strides": list(tensor.stride()), "offset": tensor.storage_offset(), "device": str(tensor.device),
+                "buffer": self.add(raw.numpy())}
+
+    def jax(self, array: Any) -> dict[str, Any]:
+        values = np.ascontiguousarray(np.asarray(array))
+        devices: set[Any] = getattr(array, "devices", set)()
+        device = str(next(iter(devices))) if len(devices) == 1 else None
+        return {"kind": "jax", "dtype": values.dtype.name, "shape": list(values.shape), "device": device,
+                "buffer": self.add(values.reshape(-1))}
+
+
+def _bytes_of(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous array's memory as uint8 (any dtype, bfloat16 included, 0-d arrays too)."""
+    return array.reshape(-1).view(np.uint8)
+
+
+def _json_safe(value: Any) -> bool:
+    return not isinstance(value, float) or np.isfinite(value)
+
+
+def _is_jax_array(value: Any) -> bool:
+    jax = sys.modules.get("jax")
+    return jax is not None and isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer)
+
+
+def _opaque(value: Any) -> dict[str, Any]:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} whose repr raised>"
+    return {"kind": "opaque", "type": type(value).__name__, "module": type(value).__module__, "repr": text[:300]}
+
+
+def decode(meta: dict[str, Any], buffers: list[memoryview]) -> Any:
+    """The value ``meta`` describes, built in this process from ``buffers`` (``ValueError`` if malformed)."""
+    kind = meta.get("kind")
+    if kind == "none":
+        return None
+    if kind == "plain":
+        return meta["value"]
+    if kind == "dict":
+        return {str(key): decode(item, buffers) for key, item in meta["items"].items()}
+    if kind in ("tuple", "list"):
+        items = [decode(item, buffers) for item in meta["items"]]
+        return tuple(items) if kind == "tuple" else items
+    if kind == "numpy":
+        return np.ndarray(tuple(meta["shape"]), dtype=_numpy_dtype(meta["dtype"]), buffer=buffers[meta["buffer"]],
+                          offset=meta["offset"], strides=tuple(meta["strides"]))
+    if kind == "torch":
+        return _torch_value(meta, buffers[meta["buffer"]])
+    if kind == "jax":
+        import jax  # lazily: only a JAX implementation's values are JAX arrays
+
+        values = np.frombuffer(buffers[meta["buffer"]], dtype=_numpy_dtype(meta["dtype"])).reshape(meta["shape"])
+        device = next((d for d in jax.devices() if str(d) == meta.get("device")), None)
+        return jax.device_put(values, device)
+    if kind == "opaque":
+        named = type(str(meta["type"]), (Opaque,), {"__module__": str(meta["module"])})
+        return named(str(meta["repr"]))
+    raise ValueError(f"unknown kind of value {kind!r}")
+
+
+def _numpy_dtype(name: str) -> Any:
+    if name == "bfloat16":
+        import ml_dtypes  # lazily: present wherever a bfloat16 numpy array was made
+
+        return ml_dtypes.bfloat16
+    return np.dtype(name)
+
+
+def _torch_value(meta: dict[str, Any], buffer: memoryview) -> Any:
+    import torch  # lazily: only a PyTorch implementation's values are tensors
+
+    dtype = getattr(torch, meta["dtype"])
+    raw = torch.frombuffer(buffer, dtype=torch.uint8) if len(buffer) else torch.empty(0, dtype=torch.uint8)
+    typed = raw.view(dtype)
+    if meta["device"] != "cpu":
+        typed = typed.to(meta["device"])
+    return typed.as_strided(tuple(meta["shape"]), tuple(meta["strides"]), meta["offset"])
+
+
+# --- what a call did besides returning ---------------------------------------------------------------------
+
+def contents(value: Any) -> bytes | None:
+    """The values of an array as bytes (for telling whether a call changed them), ``None`` for a non-array."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        if value.layout != torch.strided or value.device.type == "meta":
+            return None
+        value = value.detach()
+        return bytes(str(tuple(value.shape)), "ascii") + value.cpu().contiguous().view(torch.uint8).numpy().tobytes() \
+            if value.numel() else bytes(str(tuple(value.shape)), "ascii")
+    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+        return bytes(str(value.shape), "ascii") + np.ascontiguousarray(value).tobytes()
+    return None
+
+
+def shares_memory(result: Any, given: Any) -> bool:
+    """Whether ``result`` is (a view of) the same memory as ``given`` (numpy arrays and torch tensors)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(result, torch.Tensor):
+        if isinstance(given, torch.Tensor):
+            return bool(result.numel() and given.numel() and result.device == given.device
+                        and result.untyped_storage().data_ptr() == given.untyped_storage().data_ptr())
+        return False
+    if isinstance(result, np.ndarray):
+        if torch is not None and isinstance(given, torch.Tensor) and given.device.type == "cpu":
+            given = given.detach().numpy()
+        return isinstance(given, np.ndarray) and bool(np.may_share_memory(result, given))
+    return False
+
+
+def write_into(target: Any, value: Any) -> None:
+    """Make ``target`` (an array of this process) hold ``value``: what the worker's copy became in a call."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(target, torch.Tensor) and isinstance(value, torch.Tensor):
+        with torch.no_grad():
+            if tuple(target.shape) == tuple(value.shape):
+                target.copy_(value.to(target.device))
+            else:
+                target.data = value.to(target.device)
+    elif isinstance(target, np.ndarray) and isinstance(value, np.ndarray):
+        if target.shape == value.shape:
+            np.copyto(target, value, casting="unsafe")
+        elif target.flags.owndata:
+            target.resize(value.shape, refcheck=False)
+            np.copyto(target, value, casting="unsafe")
+
+
+# --- frames ----------------------------------------------------------------------------------------------------
+
+def frame(header: dict[str, Any], encoder: Encoder | None = None) -> list[memoryview | bytes]:
+    """The pieces of one frame, to write in order."""
+    buffers = encoder.buffers if encoder is not None else []
+    body = json.dumps({**header, "sizes": [len(buffer) for buffer in buffers]}).encode()
+    return [len(body).to_bytes(LENGTH, "little"), body, *buffers]
+
+
+def parse(data: memoryview) -> tuple[dict[str, Any], list[memoryview]]:
+    """A complete frame's header and buffers (``ValueError`` if it is not one)."""
+    size = int.from_bytes(data[:LENGTH], "little")
+    header = _header(bytes(data[LENGTH:LENGTH + size]))
+    return header, split(data[LENGTH + size:], header["sizes"])
+
+
+def _header(body: bytes) -> dict[str, Any]:
+    """A frame's header: a JSON object whose ``sizes`` are the lengths of its buffers (``ValueError`` if not)."""
+    header = json.loads(body)
+    if not isinstance(header, dict):
+        raise ValueError("a frame's header is not an object")
+    sizes = header.get("sizes")
+    if not isinstance(sizes, list) or not all(isinstance(n, int) and n >= 0 for n in sizes):
+        raise ValueError("a frame's header does not list its buffers' sizes")
+    return header
+
+
+def split(data: Any, sizes: list[int]) -> list[memoryview]:
+    """The buffers of a frame, cut from the bytes after its header (``ValueError`` if they do not add up)."""
+    view, buffers, position = memoryview(data), [], 0
+    for length in sizes:
+        buffers.append(view[position:position + int(length)])
+        position += int(length)
+    if position != len(view):
+        raise ValueError("a frame's buffers do not add up to its length")
+    return buffers
+
+
+def frame_length(data: bytes | bytearray | memoryview) -> int | None:
+    """The whole frame's length once its header has arrived, else ``None``; ``ValueError`` if absurd."""
+    if len(data) < LENGTH:
+        return None
+    size = int.from_bytes(bytes(data[:LENGTH]), "little")
+    if size > HEADER_LIMIT:
+        raise ValueError(f"a frame header of {size} bytes")
+    if len(data) < LENGTH + size:
+        return None
+    return LENGTH + size + sum(_header(bytes(data[LENGTH:LENGTH + size]))["sizes"])
+
+
+def read_exactly(readinto: Callable[[memoryview], int | None], count: int) -> bytearray | None:
+    """``count`` bytes from a blocking reader into a writable buffer, or ``None`` at end of input."""
+    data = bytearray(count)
+    view, position = memoryview(data), 0
+    while position < count:
+        got = readinto(view[position:])
+        if not got:
+            return None
+        position += got
+    return data
