@@ -267,7 +267,7 @@ class Worker:
         try:
             self.load(target, options["kind"], options["framework"], options["device"], options["timeout"])
         except WorkerEnded as ended:
-            return f"TARGET {target!r}: {ended}"
+            return str(ended)  # names the TARGET
         return None
 
 

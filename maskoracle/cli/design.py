@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import signal
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +17,7 @@ from ..reports.pictures import Panel, save_mask_png
 from ..reports.tables import format_bits, render_comparison_rich, render_comparison_text, row_expression
 from ..reports.terminal import Output, block_line, render_mask
 from ..strategies import ATT_DTYPES, LAYOUTS, PADDINGS
-from .io import EXIT_FAILED, EXIT_PASSED, EXIT_USAGE, pad_att_from_args, write_json
+from .io import EXIT_FAILED, EXIT_PASSED, pad_att_from_args, write_json
 
 
 def token_names(labels: list[str] | None, L: int) -> list[str]:
@@ -191,39 +185,12 @@ def run_leaks(args: argparse.Namespace) -> int:
 
 # --- diff --------------------------------------------------------------------------------------------------
 
-def diff_in_a_worker(args: argparse.Namespace) -> int:
-    """The same diff in a worker process. Its verdict counts only if it wrote it: a worker that ends early (an
-    ``os._exit(0)`` in a TARGET included) is reported, with exit status 1, never as "no difference"."""
-    with tempfile.TemporaryDirectory(prefix="maskoracle-diff-") as folder:
-        verdict = Path(folder) / "verdict.json"
-        command = [sys.executable, "-m", "maskoracle", *args.argv, "--isolation", "in-process", "--json", str(verdict)]
-        finished = subprocess.run(command, check=False, start_new_session=True, capture_output=True, text=True,
-                                  errors="replace")
-        sys.stdout.write(finished.stdout)  # this process owns the terminal: the worker's output is relayed
-        sys.stderr.write(finished.stderr)
-        if finished.returncode == EXIT_USAGE:
-            return EXIT_USAGE
-        if finished.returncode in (EXIT_PASSED, EXIT_FAILED) and verdict.is_file():
-            payload = json.loads(verdict.read_text(encoding="utf-8"))
-            if args.json:
-                write_json(args.json, payload)
-            return EXIT_FAILED if payload["differ"] else EXIT_PASSED
-    code = finished.returncode
-    cause = f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in {s.value for s in signal.Signals} \
-        else f"exited with code {code}"
-    print(f"maskoracle diff: error: the worker process running the TARGETs {cause} before the diff finished; A "
-          "and B could not be compared", file=sys.stderr)
-    return EXIT_FAILED
-
-
 def run_diff(args: argparse.Namespace) -> int:
-    if args.isolation == "process" and any(side not in SPECS for side in (args.a, args.b)):
-        return diff_in_a_worker(args)
     out = Output(plain=True if args.plain else None)
     result = diff(args.a, args.b, framework=args.framework, device=args.device, layout=args.layout,
                   padding=args.padding, pad_queries=args.pad_queries, att_dtype=args.att_dtype,
                   exhaustive_length=args.exhaustive_length, max_examples=args.max_examples, seed=args.seed,
-                  timeout=args.timeout)
+                  timeout=args.timeout, isolation=args.isolation)
     searched = ", ".join(f"{key} {value}" for key, value in result.searched.items())
     out.line(f"maskoracle diff: A = {result.a}, B = {result.b} (searched: {searched}; {result.elapsed_s:.2f} s)")
     if not result.differ:

@@ -29,7 +29,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # to run the same command in a worker process
     try:
         return int(args.handler(args))
     except UsageError as error:

@@ -23,10 +23,13 @@ from typing import Any
 import numpy as np
 
 from ..adapters import get_adapter
+from ..checking.calling import WorkerEnded
 from ..checking.engine import CheckState, RunSettings, run_fixed, run_property
+from ..checking.isolation import RemoteFunction, Worker
 from ..checking.results import Aborted, Counterexample, Failure
 from ..checking.runner import Runner, oracle_mask
 from ..errors import UsageError
+from ..options import default_memory_limit
 from ..oracle import SPECS, validate_pad_queries
 from ..profiles import DEFAULT_SHRINK_BUDGET_S
 from ..strategies import MaskExample, boundary_examples, mask_examples, realistic_examples
@@ -85,8 +88,9 @@ class DiffResult:
 
 
 def make_side(what: Any, *, framework: str, device: str, pad_queries: str, att_dtype: str,
-              timeout: float) -> Side:
-    """A spec name, a TARGET string or a callable as a ``Side``; ``UsageError`` if it is none of these."""
+              timeout: float, worker: Worker | None = None) -> Side:
+    """A spec name, a TARGET string or a callable as a ``Side``; ``UsageError`` if it is none of these. With a
+    ``worker``, a TARGET is imported and called in that worker process, and only compared here."""
     if isinstance(what, str) and what in SPECS:
         spec = what
 
@@ -94,7 +98,14 @@ def make_side(what: Any, *, framework: str, device: str, pad_queries: str, att_d
             return oracle_mask(pad, att, spec, pad_queries)
 
         return Side(f"spec {spec}", oracle)
-    if isinstance(what, str):
+    if isinstance(what, str) and worker is not None:
+        fn, name = RemoteFunction(worker, what, {"kind": "mask", "framework": framework, "device": device,
+                                                 "timeout": timeout}), what
+        try:
+            fn.load()
+        except WorkerEnded:
+            pass  # its import ended or hung the worker: each comparison then fails, naming how
+    elif isinstance(what, str):
         fn, name = load_target(what), what
     elif callable(what):
         fn, name = what, describe_target(what)
@@ -107,22 +118,33 @@ def make_side(what: Any, *, framework: str, device: str, pad_queries: str, att_d
 def diff(a: Any, b: Any, *, framework: str = "torch", device: str = "cpu", layout: str = "any",
          padding: str = "any", pad_queries: str = "masked", att_dtype: str = "bool",
          exhaustive_length: int = DEFAULT_EXHAUSTIVE_LENGTH, max_examples: int = 200, seed: int = 0,
-         long_inputs: bool = True, timeout: float = 10.0) -> DiffResult:
+         long_inputs: bool = True, timeout: float = 10.0, isolation: str = "process") -> DiffResult:
     """The smallest input on which ``a`` and ``b`` differ (module docstring), as a ``DiffResult``.
 
     >>> result = diff("block_causal", "rowwise", framework="numpy")
     >>> result.differ, result.pad.astype(int).tolist(), result.att.astype(int).tolist()
     (True, [[1, 1]], [[0, 1]])
+
+    ``isolation="process"`` (the default) imports and calls each TARGET string in a worker process of its own
+    (``checking/isolation.py``): the search and every comparison run here, so a TARGET that ends, hangs or
+    patches its process makes a side fail, never "no difference". A Python callable runs here.
     """
     validate_pad_queries(pad_queries)
     if exhaustive_length < 0 or exhaustive_length > 10:
         raise UsageError(f"--exhaustive-length must be 0..10, got {exhaustive_length}")
-    sides = [make_side(x, framework=framework, device=device, pad_queries=pad_queries, att_dtype=att_dtype,
-                       timeout=timeout) for x in (a, b)]
-    search = _Search(sides, pad_queries)
-    found = search.exhaustive(exhaustive_length) or search.random(layout, padding, max_examples, seed)
-    if found is None and long_inputs:
-        found = search.long(layout, padding)
+    workers = [Worker(default_memory_limit()) if isolation == "process" and isinstance(x, str) and x not in SPECS
+               else None for x in (a, b)]
+    try:
+        sides = [make_side(x, framework=framework, device=device, pad_queries=pad_queries, att_dtype=att_dtype,
+                           timeout=timeout, worker=worker) for x, worker in zip((a, b), workers, strict=True)]
+        search = _Search(sides, pad_queries)
+        found = search.exhaustive(exhaustive_length) or search.random(layout, padding, max_examples, seed)
+        if found is None and long_inputs:
+            found = search.long(layout, padding)
+    finally:
+        for worker in workers:
+            if worker is not None:
+                worker.close()
     if found is not None:
         return found
     search.result.elapsed_s = time.perf_counter() - search.started

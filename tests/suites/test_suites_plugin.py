@@ -213,4 +213,4 @@ def test_a_target_whose_import_exits_is_a_usage_error_not_a_pass(pytester):
     target = Path(__file__).resolve().parents[1] / "fixtures" / "exits_at_import.py"
     result = run_suites(pytester, "--mask-impl", f"{target}:fn", "--mask-framework", "numpy")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "the worker process importing it exited with code 0" in output_of(result)
+    assert "worker process exited with code 0 while importing the TARGET" in output_of(result)
