@@ -24,14 +24,27 @@ class CallTimeout(BaseException):
         self.seconds = seconds
 
 
+WORKER_PREFIX = "the implementation's worker process"
+# Deaths worth re-running on smaller inputs: an exit or a signal. Not a timeout or a memory kill (each retry
+# would cost the whole limit), nor an unreadable reply.
+SHRINKABLE_DEATHS = (f"{WORKER_PREFIX} exited with code ", f"{WORKER_PREFIX} was killed by SIG")
+
+
+def death_of(message: str) -> str | None:
+    """How the worker ended, if ``message`` says it exited or died by a signal in a call (``None`` else)."""
+    if not message.startswith(SHRINKABLE_DEATHS):
+        return None
+    return message.split(" during a call", 1)[0]
+
+
 class RaisedInWorker(Exception):
     """The implementation, called in the worker process, raised or timed out there (``kind``: ``raised``,
     ``base`` (a ``BaseException`` such as ``SystemExit``), ``timeout``, ``unreadable``); ``message`` is what the
     worker saw, already in one line."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, excerpt: str = "") -> None:
         super().__init__(message)
-        self.kind, self.message = kind, message
+        self.kind, self.message, self.excerpt = kind, message, excerpt
 
 
 class WorkerEnded(BaseException):
@@ -161,15 +174,17 @@ def call_implementation(fn: Callable[..., Any], arguments: tuple[Any, ...], time
 
 
 def _worker_outcome(raised: RaisedInWorker, where: str, counterexample: Any) -> BaseException:
-    """What the implementation's raising in the worker is here: the same failure as in one process."""
+    """What the implementation's raising in the worker is here: the same failure as in one process, with what
+    that call printed."""
+    printed = f"; its output during the call:\n{raised.excerpt}" if raised.excerpt else ""
     if raised.kind == "timeout":
-        return Aborted(f"timed out: {raised.message} on an input of shape {where}", counterexample)
+        return Aborted(f"timed out: {raised.message} on an input of shape {where}{printed}", counterexample)
     if raised.kind == "unreadable":
         return Failure(f"the implementation returned without raising, but maskoracle cannot read its result: "
-                       f"{raised.message} (input {where})", counterexample)
+                       f"{raised.message} (input {where}){printed}", counterexample)
     if raised.kind == "raised":
-        return Failure(f"raised {raised.message} on input {where}", counterexample)
-    return Aborted(f"raised {raised.message} on input {where}", counterexample)
+        return Failure(f"raised {raised.message} on input {where}{printed}", counterexample)
+    return Aborted(f"raised {raised.message} on input {where}{printed}", counterexample)
 
 
 def helper(path: str) -> Callable[..., Any]:

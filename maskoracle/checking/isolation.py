@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from ..errors import UsageError
-from .calling import RaisedInWorker, WorkerEnded
+from .calling import WORKER_PREFIX, RaisedInWorker, WorkerEnded
 from .results import CheckReport, CheckResult
 from .run import Progress, prepare, report_options_of, run_in_process
 from .transport import Encoder, decode, frame, frame_length, parse, write_into
@@ -44,8 +44,8 @@ POLL_S = 0.05
 MEMORY_POLL_S = 0.05  # resident memory is read at most this often, between calls and during long ones
 START_LIMIT_S = 120.0  # a fresh interpreter importing maskoracle and the framework; not the implementation's time
 EXCERPT_LINES = 5  # first and last lines of the implementation's output shown with a failure
+EXCERPT_BYTES = 2**20  # at most this much of its output is read for them
 PIPE_BYTES = 2**20
-WORKER_PREFIX = "the implementation's worker process"
 
 
 def grace_seconds(timeout: float) -> float:
@@ -127,12 +127,18 @@ class Worker:
         self.process = self.output = self.requests = self.replies = None
         self.loaded = self.framework = None
 
-    def output_excerpt(self) -> str:
-        """The first and last lines the implementation printed, for a failure message."""
+    def output_size(self) -> int:
+        """How many bytes the implementation has printed so far (where a call's output starts)."""
+        if self.output is None:
+            return 0
+        return os.fstat(self.output.fileno()).st_size
+
+    def output_excerpt(self, since: int = 0) -> str:
+        """The first and last lines the implementation printed (from byte ``since``), for a failure message."""
         if self.output is None:
             return ""
-        self.output.seek(0)
-        lines = self.output.read().decode("utf-8", "replace").splitlines()
+        self.output.seek(since)
+        lines = self.output.read(EXCERPT_BYTES).decode("utf-8", "replace").splitlines()
         if not lines:
             return ""
         shown = lines if len(lines) <= 2 * EXCERPT_LINES else \
@@ -344,9 +350,11 @@ class RemoteFunction:
         header = {"op": "call", "args": [encoder.value(argument) for argument in arguments], "timeout": timeout,
                   "watch_previous": previous is not None, "via": via}
         limit = (timeout + grace_seconds(timeout)) if timeout else 10 * 24 * 3600.0
+        printed = self.worker.output_size()
         reply, buffers = self.worker.exchange(header, encoder, limit, "call", timeout)
         if reply.get("error"):
-            raise RaisedInWorker(str(reply["error"]), str(reply.get("message", "")))
+            excerpt = self.worker.output_excerpt(printed) if self.worker.output_size() > printed else ""
+            raise RaisedInWorker(str(reply["error"]), str(reply.get("message", "")), excerpt)
         try:
             result = decode(reply["result"], buffers)
             for index, meta in reply.get("changed", {}).items():

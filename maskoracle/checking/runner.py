@@ -9,6 +9,7 @@ check written once runs on every kind.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from ..adapters.base import Adapter, NumpyAdapter
 from ..oracle import fast_reference_mask, reference_mask
 from ..oracle.kv_cache import incremental_row, kv_cache_mask
 from ..strategies.kv_cache import SplitExample
-from .calling import call_implementation
+from .calling import call_implementation, death_of
 from .decode import BadResult, decode_heads, decode_mask
 from .results import Aborted, Counterexample, Failure, SplitCounterexample
 
@@ -77,6 +78,52 @@ def oracle_mask(pad: np.ndarray, att: np.ndarray, spec: Any = "block_causal",
     return fast_reference_mask(pad, att, spec=spec, pad_queries=pad_queries)
 
 
+DEATH_SHRINK_S = 15.0  # re-running a death in fresh workers on smaller inputs stops after this long
+
+
+def smaller_death(runner: Runner, pad: np.ndarray, att: np.ndarray, death: str, aborted: Aborted) -> Aborted:
+    """The worker ended (``death``) in a call on ``(pad, att)``: the same end on a smaller input, found by
+    re-running in fresh workers, one batch row (halving the batch), then the shortest prefix of it (bisecting
+    the length); ``aborted`` itself if none is smaller or time runs out (``DEATH_SHRINK_S``)."""
+    deadline = time.monotonic() + DEATH_SHRINK_S
+    tries = 0
+
+    def dies(p: np.ndarray, a: np.ndarray) -> bool:
+        nonlocal tries
+        tries += 1
+        inputs = runner.adapter.inputs(p, a, runner.att_dtype) if runner.form is None else \
+            runner.adapter.inputs_in_form(p, a, runner.att_dtype, runner.form)
+        try:
+            call_implementation(runner.fn, inputs, runner.timeout, "", None)
+        except Aborted as again:
+            return death_of(again.message) == death
+        except Failure:
+            return False
+        return False
+
+    best_pad, best_att = pad, att
+    while best_pad.shape[0] > 1 and time.monotonic() < deadline:
+        half = best_pad.shape[0] // 2
+        part = next((cut for cut in (slice(0, half), slice(half, None))
+                     if time.monotonic() < deadline and dies(best_pad[cut], best_att[cut])), None)
+        if part is None:
+            break
+        best_pad, best_att = best_pad[part], best_att[part]
+    shortest, longest = 1, best_pad.shape[1]  # a prefix of length `longest` dies
+    while shortest < longest and time.monotonic() < deadline:
+        middle = (shortest + longest) // 2
+        if dies(best_pad[:, :middle], best_att[:, :middle]):
+            longest = middle
+        else:
+            shortest = middle + 1
+    best_pad, best_att = best_pad[:, :longest].copy(), best_att[:, :longest].copy()
+    if best_pad.shape == pad.shape:
+        return aborted
+    return Aborted(f"{death} during a call on input [B, L] = {list(best_pad.shape)} (cut down from "
+                   f"{list(pad.shape)} by re-running in {tries} fresh worker processes)",
+                   Counterexample(best_pad, best_att, note=f"cut down from [B, L] = {list(pad.shape)}"))
+
+
 @dataclass
 class Call:
     """One call of the implementation: the inputs as built in its framework, and what it returned."""
@@ -121,8 +168,14 @@ class Runner:
         else:
             pad_in, att_in = self.adapter.inputs_in_form(pad, att, self.att_dtype, self.form)
         self.calls += 1
-        result = call_implementation(self.fn, (pad_in, att_in), self.timeout, f"[B, L] = [{B}, {L}]",
-                                     Counterexample(pad.copy(), att.copy()))
+        try:
+            result = call_implementation(self.fn, (pad_in, att_in), self.timeout, f"[B, L] = [{B}, {L}]",
+                                         Counterexample(pad.copy(), att.copy()))
+        except Aborted as aborted:
+            death = death_of(aborted.message)
+            if death is None or pad.size == 1:
+                raise
+            raise smaller_death(self, pad, att, death, aborted) from None
         self.returned += 1
         return Call(pad_in, att_in, result, getattr(self.fn, "last_aliases", None))
 

@@ -143,3 +143,27 @@ def test_diff_runs_targets_in_a_worker_whose_exit_is_never_no_difference(tmp_pat
     code = main(["diff", "rowwise", "maskoracle.implementations.numpy:block_causal", "--framework", "numpy",
                  "--plain", "--json", str(out)])
     assert code == 1 and json.loads(out.read_text())["differ"] is True
+
+
+def test_a_death_on_a_big_batch_is_cut_down_by_re_running_in_fresh_workers() -> None:
+    """The batched search calls with many long rows; a death there is re-run on halves of the batch and on
+    shorter prefixes, each in a fresh worker, down to the smallest input that still ends the worker alike."""
+    import numpy as np
+
+    from maskoracle.adapters import get_adapter
+    from maskoracle.checking.isolation import RemoteFunction, Worker
+    from maskoracle.checking.results import Aborted
+    from maskoracle.checking.runner import Runner
+
+    worker = Worker(None)
+    try:
+        fn = RemoteFunction(worker, f"{HOSTILE}:exits_three",
+                            {"kind": "mask", "framework": "numpy", "device": "cpu", "timeout": 10.0})
+        runner = Runner(fn, get_adapter("numpy"), "block_causal", "masked", "bool", 10.0)
+        with pytest.raises(Aborted) as died:
+            runner.call(np.ones((64, 300), dtype=bool), np.zeros((64, 300), dtype=bool))
+    finally:
+        worker.close()
+    assert died.value.message.startswith("the implementation's worker process exited with code 3 during a call on "
+                                         "input [B, L] = [1, 4] (cut down from [64, 300]")
+    assert died.value.counterexample.pad.shape == (1, 4)  # exits_three ends its process past 3 tokens

@@ -147,3 +147,13 @@ def test_the_behaviour_checks_give_the_same_verdicts_in_a_worker_as_in_process()
             assert isolated.passed == entry.equivalent, entry.name
     finally:
         shared.close()
+
+
+def test_a_call_that_raises_shows_what_it_printed_first_and_last_lines(tmp_path) -> None:
+    out = tmp_path / "report.json"
+    code = main(["check", f"{FIXTURES / 'call_effects.py'}:prints_then_raises", "--framework", "numpy",
+                 "--seed", "1", "--db", "none", "--plain", "--json", str(out)])
+    message = json.loads(out.read_text())["checks"][0]["message"]
+    assert code == 1 and message.startswith("raised ValueError: nothing fits on input")
+    assert "line 0 of the implementation's log" in message and "line 29 of" in message
+    assert "line 15 of" not in message and "(20 lines)" in message  # bounded: first and last lines only
