@@ -66,11 +66,18 @@ class Worker:
         self.starts = 0
         self.loaded: tuple[str, str] | None = None
         self.framework: tuple[str, str] | None = None
+        self.ready = False
         self.memory_read_at = 0.0
 
     # --- the process --------------------------------------------------------------------------------------
 
     def start(self, framework: str, device: str) -> None:
+        """A fresh worker, ready: started (``spawn``) and its framework imported."""
+        self.spawn(framework, device)
+        self.wait_ready()
+
+    def spawn(self, framework: str, device: str) -> None:
+        """Start a fresh worker without waiting for it: it imports the framework while this process goes on."""
         self.close()
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
@@ -88,7 +95,14 @@ class Worker:
         self.requests, self.replies = request_write, reply_read
         self.starts += 1
         self.framework, self.loaded = (framework, device), None
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait for the worker ``spawn`` started to have imported its framework (``UsageError`` if it cannot)."""
+        if self.ready:
+            return
         ready, _ = self.exchange({"op": "ready"}, None, START_LIMIT_S, "starting")
+        self.ready = True
         if ready.get("usage_error"):
             raise UsageError(str(ready["usage_error"]))
 
@@ -167,7 +181,8 @@ class Worker:
         """The worker ready with ``target`` imported: ``UsageError`` if it cannot be imported, ``WorkerEnded``
         if importing it ends, hangs or floods the worker."""
         if not self.alive() or self.framework != (framework, device):
-            self.start(framework, device)
+            self.spawn(framework, device)
+        self.wait_ready()
         if self.loaded == (target, kind):
             return
         try:
@@ -238,7 +253,7 @@ class Worker:
             select.select([], [fd], [], min(POLL_S, left))
         else:
             select.select([fd], [], [], min(POLL_S, left))
-        self._watch_memory(force=True)
+        self._watch_memory(force=False)
 
     def _watch_memory(self, force: bool) -> None:
         now = time.monotonic()
@@ -381,10 +396,18 @@ def check_isolated(target: str, *, checks: Iterable[str] | None = None, progress
                    examples_progress: Callable[[str, int, int], None] | None = None,
                    worker: Worker | None = None, **options: Any) -> CheckReport:
     """``check()`` of a TARGET string whose calls run in a worker process (module docstring)."""
-    prepared = prepare(options, checks)
-    values = prepared.values
     own_worker = worker is None
-    worker = worker or Worker(values["memory_limit"])
+    if worker is None:  # started first: it imports the framework while this process does the same
+        worker = Worker(None)
+        worker.spawn(str(options.get("framework", "torch")), str(options.get("device", "cpu")))
+    try:
+        prepared = prepare(options, checks)
+    except BaseException:
+        if own_worker:
+            worker.close()
+        raise
+    values = prepared.values
+    worker.memory_limit = values["memory_limit"]
     remote = RemoteFunction(worker, target, values)
     started = time.perf_counter()
     try:

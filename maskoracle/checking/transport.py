@@ -63,18 +63,23 @@ class Encoder:
         return _opaque(value)
 
     def numpy(self, array: np.ndarray) -> dict[str, Any]:
-        if array.dtype.hasobject or array.dtype.fields is not None:
+        dtype = array.dtype
+        if dtype.hasobject or dtype.fields is not None:
             return _opaque(array)
+        flags = array.flags
+        if flags.c_contiguous:  # the common case, kept cheap: the array's own memory
+            return {"kind": "numpy", "dtype": dtype.name, "shape": list(array.shape), "strides": list(array.strides),
+                    "offset": 0, "buffer": self.add(_bytes_of(array))}
         base = array
         while isinstance(base.base, np.ndarray):
             base = base.base
         if not base.flags.c_contiguous or base.nbytes > 4 * array.nbytes + 2**20:
-            if array.flags.f_contiguous and not array.flags.c_contiguous:  # column-major: its transpose is not
-                return {"kind": "numpy", "dtype": array.dtype.name, "shape": list(array.shape),
+            if flags.f_contiguous:  # column-major: its transpose is C-contiguous
+                return {"kind": "numpy", "dtype": dtype.name, "shape": list(array.shape),
                         "strides": list(array.strides), "offset": 0, "buffer": self.add(_bytes_of(array.T))}
-            base = array = np.ascontiguousarray(array)
+            return self.numpy(np.ascontiguousarray(array))
         offset = array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-        return {"kind": "numpy", "dtype": array.dtype.name, "shape": list(array.shape), "strides": list(array.strides),
+        return {"kind": "numpy", "dtype": dtype.name, "shape": list(array.shape), "strides": list(array.strides),
                 "offset": int(offset), "buffer": self.add(_bytes_of(base))}
 
     def torch(self, tensor: Any, torch: Any) -> dict[str, Any]:
@@ -218,11 +223,26 @@ def write_into(target: Any, value: Any) -> None:
 
 # --- frames ----------------------------------------------------------------------------------------------------
 
+COALESCE_BYTES = 2**16  # buffers up to this size are copied into one write with the header
+
+
 def frame(header: dict[str, Any], encoder: Encoder | None = None) -> list[memoryview | bytes]:
-    """The pieces of one frame, to write in order."""
+    """The pieces of one frame, to write in order: the header and the small buffers joined into one piece (one
+    system call, one wake-up of the reader), each big buffer a piece of its own (no copy)."""
     buffers = encoder.buffers if encoder is not None else []
     body = json.dumps({**header, "sizes": [len(buffer) for buffer in buffers]}).encode()
-    return [len(body).to_bytes(LENGTH, "little"), body, *buffers]
+    pieces: list[memoryview | bytes] = []
+    small = [len(body).to_bytes(LENGTH, "little"), body]
+    for buffer in buffers:
+        if len(buffer) <= COALESCE_BYTES:
+            small.append(buffer)
+            continue
+        pieces.append(b"".join(small))
+        pieces.append(buffer)
+        small = []
+    if small:
+        pieces.append(b"".join(small))
+    return pieces
 
 
 def parse(data: memoryview) -> tuple[dict[str, Any], list[memoryview]]:
