@@ -232,7 +232,7 @@ def frame(header: dict[str, Any], encoder: Encoder | None = None) -> list[memory
     buffers = encoder.buffers if encoder is not None else []
     body = json.dumps({**header, "sizes": [len(buffer) for buffer in buffers]}).encode()
     pieces: list[memoryview | bytes] = []
-    small = [len(body).to_bytes(LENGTH, "little"), body]
+    small: list[bytes | memoryview] = [len(body).to_bytes(LENGTH, "little"), body]
     for buffer in buffers:
         if len(buffer) <= COALESCE_BYTES:
             small.append(buffer)
