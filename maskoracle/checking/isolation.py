@@ -240,6 +240,10 @@ class Worker:
             data += chunk
             if needed is None:
                 needed = frame_length(data)
+                if needed is not None and self.memory_limit is not None and needed > self.memory_limit:
+                    self.kill()  # this process would have to hold it: the limit protects it too
+                    raise WorkerEnded(f"{WORKER_PREFIX} sent a reply of {_gib(needed)}, over the --memory-limit of "
+                                      f"{_gib(self.memory_limit)}, and was killed")
         if len(data) != needed:
             raise ValueError("a reply longer than its frame")
         self._watch_memory(force=False)

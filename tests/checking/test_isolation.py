@@ -167,3 +167,9 @@ def test_a_death_on_a_big_batch_is_cut_down_by_re_running_in_fresh_workers() -> 
     assert died.value.message.startswith("the implementation's worker process exited with code 3 during a call on "
                                          "input [B, L] = [1, 4] (cut down from [64, 300]")
     assert died.value.counterexample.pad.shape == (1, 4)  # exits_three ends its process past 3 tokens
+
+
+def test_a_result_bigger_than_the_memory_limit_never_reaches_maskoracle_s_process(tmp_path) -> None:
+    code, report, _ = run_cli(tmp_path, "returns_a_huge_result", "--memory-limit", "300M")
+    assert code == 1
+    assert "over the --memory-limit of 0.29 GiB" in failed(report)[0]["message"]
