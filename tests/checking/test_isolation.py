@@ -173,3 +173,50 @@ def test_a_result_bigger_than_the_memory_limit_never_reaches_maskoracle_s_proces
     code, report, _ = run_cli(tmp_path, "returns_a_huge_result", "--memory-limit", "300M")
     assert code == 1
     assert "over the --memory-limit of 0.29 GiB" in failed(report)[0]["message"]
+
+
+def test_an_import_that_hangs_is_killed_under_the_time_limit(tmp_path) -> None:
+    out = tmp_path / "report.json"
+    started = time.monotonic()
+    code = main(["check", f"{FIXTURES / 'hangs_at_import.py'}:fn", *FAST, "--timeout", "1", "--json", str(out)])
+    elapsed = time.monotonic() - started
+    report = json.loads(out.read_text())
+    assert code == 1
+    message = failed(report)[0]["message"]
+    assert "timed out: the import ran past the 1 s time limit" in message and "while importing the TARGET" in message
+    assert elapsed < 1 + grace_seconds(1) + 15  # the worker's start-up on a loaded machine, not a hang
+
+
+def test_ctrl_c_stops_maskoracle_and_its_worker(tmp_path) -> None:
+    """Ctrl-C reaches maskoracle's process (the worker has its own session): the run stops with status 130 and
+    the worker, busy in a call that swallows every exception, is gone with it."""
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "maskoracle", "check", f"{HOSTILE}:swallows_everything", *FAST,
+               "--timeout", "60"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while not workers and time.monotonic() < deadline:  # wait for the worker's hanging call
+            time.sleep(0.5)
+            found = subprocess.run(["pgrep", "-P", str(process.pid), "-f", "maskoracle.checking.child"],
+                                   capture_output=True, text=True)
+            workers = [int(pid) for pid in found.stdout.split()]
+        assert workers, "no worker process started"
+        time.sleep(2)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+    finally:
+        process.kill()
+    assert "interrupted" in process.stderr.read()
+    time.sleep(0.5)
+    for pid in workers:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        with open(f"/proc/{pid}/stat") as stat:
+            assert stat.read().split()[2] == "Z", f"worker {pid} still running"
