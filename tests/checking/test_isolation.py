@@ -187,6 +187,19 @@ def test_an_import_that_hangs_is_killed_under_the_time_limit(tmp_path) -> None:
     assert elapsed < 1 + grace_seconds(1) + 15  # the worker's start-up on a loaded machine, not a hang
 
 
+def _children(parent: int, command_part: str) -> list[int]:
+    """The processes whose parent is ``parent`` and whose command line holds ``command_part`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent \
+                    and command_part in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def test_ctrl_c_stops_maskoracle_and_its_worker(tmp_path) -> None:
     """Ctrl-C reaches maskoracle's process (the worker has its own session): the run stops with status 130 and
     the worker, busy in a call that swallows every exception, is gone with it."""
@@ -202,9 +215,7 @@ def test_ctrl_c_stops_maskoracle_and_its_worker(tmp_path) -> None:
         workers: list[int] = []
         while not workers and time.monotonic() < deadline:  # wait for the worker's hanging call
             time.sleep(0.5)
-            found = subprocess.run(["pgrep", "-P", str(process.pid), "-f", "maskoracle.checking.child"],
-                                   capture_output=True, text=True)
-            workers = [int(pid) for pid in found.stdout.split()]
+            workers = _children(process.pid, "maskoracle.checking.child")
         assert workers, "no worker process started"
         time.sleep(2)
         process.send_signal(signal.SIGINT)
