@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from maskoracle.cli import main
 from maskoracle.cli import gallery as gallery_cli
-from maskoracle.gallery import GALLERY, GalleryEntry, Install, install, installed_version, run_entry, run_gallery
+from maskoracle.cli import main
+from maskoracle.gallery import GALLERY, GalleryEntry, GalleryResult, Install, install, installed_version
 from maskoracle.gallery.entries import VERDICTS
+from maskoracle.gallery.run import run_entry, run_gallery
 from maskoracle.options import check_options
 from maskoracle.reports.gallery import markdown_table, replace_readme_table
 
@@ -58,14 +59,15 @@ def _dist_info(folder: Path, name: str, version: str) -> None:
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8")
 
 
-@pytest.fixture
-def cache(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A gallery cache holding ``fakemasks-1.0`` as ``pip install --target`` leaves it."""
-    folder = tmp_path / "cache" / FAKE.folder
+    root = tmp_path_factory.mktemp("gallery") / "cache"
+    folder = root / FAKE.folder
     (folder / "fakemasks").mkdir(parents=True)
     (folder / "fakemasks" / "__init__.py").write_text(FAKE_MODULE, encoding="utf-8")
     _dist_info(folder, "fakemasks", "1.0")
-    return tmp_path / "cache"
+    return root
 
 
 def _entry(name: str, target: str, install: Install = FAKE, expect: str = "passed") -> GalleryEntry:
@@ -79,10 +81,16 @@ ABSENT_ROW = _entry("absent", "absentmasks:fn", ABSENT)
 NOT_IMPORTABLE = _entry("not_importable", "fakemasks.missing:fn")
 
 
-def test_rows_passed_failed_not_installed_could_not_import(cache: Path) -> None:
+@pytest.fixture(scope="module")
+def results(cache: Path) -> tuple[list[GalleryResult], list[str]]:
+    """The stand-in rows checked once for the module's tests, and ``sys.path`` as it was before."""
     path_before = list(sys.path)
-    results = run_gallery([RIGHT, WRONG, WRONG_EXPECTED, ABSENT_ROW, NOT_IMPORTABLE], cache, FAST)
-    by_name = {result.entry.name: result for result in results}
+    return run_gallery([RIGHT, WRONG, WRONG_EXPECTED, ABSENT_ROW, NOT_IMPORTABLE], cache, FAST), path_before
+
+
+def test_rows_passed_failed_not_installed_could_not_import(results: tuple[list[GalleryResult], list[str]]) -> None:
+    rows, path_before = results
+    by_name = {result.entry.name: result for result in rows}
 
     assert by_name["right"].status == "passed" and by_name["right"].version == "1.0"
     assert by_name["right"].where == "cache" and by_name["right"].report is not None
@@ -104,18 +112,18 @@ def test_rows_passed_failed_not_installed_could_not_import(cache: Path) -> None:
     assert "fakemasks" not in sys.modules
 
 
-def test_the_table_and_the_json_say_the_same(cache: Path) -> None:
-    results = run_gallery([RIGHT, WRONG, ABSENT_ROW], cache, FAST)
-    table = markdown_table(results).splitlines()
+def test_the_table_and_the_json_say_the_same(results: tuple[list[GalleryResult], list[str]]) -> None:
+    rows = [result for result in results[0] if result.entry.name in ("right", "wrong", "absent")]
+    table = markdown_table(rows).splitlines()
     assert table[0] == "| row | function | version | convention / options | verdict | seconds |"
     assert table[2].startswith("| `right` | `fakemasks:right` | 1.0 | `--framework numpy` | passed | ")
     assert "| failed: spec_examples: cell (b=0, query=0, key=0)" in table[3]
     assert table[4] == ("| `absent` | `absentmasks:fn` | 2.0 (pinned) | `--framework numpy` | "
                         "not installed: run with --install |  |")
-    rows = [result.to_json() for result in results]
-    assert [row["status"] for row in rows] == ["passed", "failed", "not installed"]
-    assert rows[1]["failed_check"] == "spec_examples" and rows[1]["report"]["passed"] is False
-    json.dumps(rows)
+    payload = json.loads(json.dumps([result.to_json() for result in rows]))
+    assert [row["status"] for row in payload] == ["passed", "failed", "not installed"]
+    assert payload[1]["failed_check"] == "spec_examples" and payload[1]["report"]["passed"] is False
+    assert payload[0]["version"] == "1.0" and payload[0]["installed_in"] == "cache"
 
 
 def test_the_environments_copy_is_used_when_the_cache_has_none(tmp_path: Path) -> None:
@@ -204,7 +212,7 @@ def test_cli_gallery_prints_the_table_writes_json_and_exits_1_on_an_unexpected_v
     text = readme.read_text(encoding="utf-8")
     assert "old" not in text and "| `wrong` |" in text and text.startswith("before\n") and text.endswith("after\n")
 
-    monkeypatch.setattr(gallery_cli, "gallery_entries", lambda: (RIGHT, WRONG_EXPECTED))
+    monkeypatch.setattr(gallery_cli, "gallery_entries", lambda: (WRONG_EXPECTED,))
     assert main(["gallery", "--cache-dir", str(cache), "--max-examples", "10", "--seed", "0", "--plain"]) == 0
     assert "every verdict as expected" in capsys.readouterr().out
 
