@@ -56,6 +56,7 @@ class GalleryEntry:
 
 
 TRANSFORMERS = Install("transformers", "5.24.0")
+TRANSFORMERS_4 = Install("transformers", "4.57.6")  # the last 4.x: cache_position tensors, the older model code
 LEROBOT = Install(
     "lerobot", "0.4.4",
     # The wheel alone (its own requirements pin torch<2.11 and pull datasets, diffusers, wandb, opencv, ...), and
@@ -66,6 +67,7 @@ LEROBOT = Install(
          "torchvision, diffusers, wandb, opencv)")
 
 _TRANSFORMERS_GLUE = "maskoracle.gallery.transformers_glue"
+_TRANSFORMERS_4_GLUE = "maskoracle.gallery.transformers4_glue"
 _LEROBOT_GLUE = "maskoracle.gallery.lerobot_glue"
 _KEYS_ONLY_CAUSAL = {"layout": "causal", "pad_queries": "free"}
 
@@ -102,6 +104,30 @@ GALLERY: tuple[GalleryEntry, ...] = (
                  "Gemma3ForConditionalGeneration.create_masks_for_generate", TRANSFORMERS,
                  f"{_TRANSFORMERS_GLUE}:gemma3_mask", {"inputs": "gemma3"},
                  glue="a default Gemma3Config (sdpa); the full-attention layers' mask"),
+    GalleryEntry("create_causal_mask_v4", "transformers.masking_utils:create_causal_mask", TRANSFORMERS_4,
+                 f"{_TRANSFORMERS_4_GLUE}:create_causal_mask", {**_KEYS_ONLY_CAUSAL, "none_means": "causal"},
+                 glue="a default config (sdpa), inputs_embeds of the inputs' shape, cache_position=arange(L)"),
+    GalleryEntry("sdpa_mask_kv_cache_v4", "transformers.masking_utils:sdpa_mask", TRANSFORMERS_4,
+                 f"{_TRANSFORMERS_4_GLUE}:sdpa_mask_kv_cache",
+                 {"kind": "kv_cache", **_KEYS_ONLY_CAUSAL, "none_means": "causal"},
+                 glue="cache_position=arange(P, P+S), kv_length=P+S, attention_mask=prefix ++ suffix pad"),
+    GalleryEntry("sdpa_mask_decoding_v4", "transformers.masking_utils:sdpa_mask", TRANSFORMERS_4,
+                 f"{_TRANSFORMERS_4_GLUE}:sdpa_mask_decoding",
+                 {"kind": "incremental", **_KEYS_ONLY_CAUSAL, "none_means": "causal"},
+                 glue="cache_position=[T-1]: one decoding step"),
+    GalleryEntry("paligemma_training_v4", "transformers.models.paligemma.modeling_paligemma:"
+                 "PaliGemmaModel._update_causal_mask", TRANSFORMERS_4,
+                 f"{_TRANSFORMERS_4_GLUE}:paligemma_training", {"inputs": "paligemma"},
+                 glue="is_training=True; a stand-in self with the config and dtype it reads (no model built)"),
+    GalleryEntry("paligemma_prefill_v4", "transformers.models.paligemma.modeling_paligemma:"
+                 "PaliGemmaModel._update_causal_mask", TRANSFORMERS_4,
+                 f"{_TRANSFORMERS_4_GLUE}:paligemma_prefill", {"inputs": "paligemma", "layout": "bidirectional"},
+                 glue="is_training=False: the prompt (all prefix) attends bidirectionally"),
+    GalleryEntry("gemma3_v4", "transformers.models.gemma3.modeling_gemma3:"
+                 "Gemma3ForConditionalGeneration.create_masks_for_generate", TRANSFORMERS_4,
+                 f"{_TRANSFORMERS_4_GLUE}:gemma3_mask", {"inputs": "gemma3", "none_means": "causal"},
+                 glue="causal or'ed with token_type_ids_mask_function; a default Gemma3Config (sdpa)",
+                 note="for one token it skips the image mask and returns None (SDPA's is_causal)"),
     GalleryEntry("lerobot_pi0_import", "lerobot.policies.pi0.modeling_pi0:make_att_2d_masks", LEROBOT,
                  "lerobot.policies.pi0.modeling_pi0:make_att_2d_masks", {"layout": "pi0"},
                  expect="could not import",

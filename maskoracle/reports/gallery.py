@@ -22,7 +22,8 @@ def _version(result: GalleryResult) -> str:
 
 
 def markdown_table(results: Sequence[GalleryResult]) -> str:
-    """| row | function | version | convention / options | verdict | seconds |, one line per result."""
+    """| row | function | version | convention / options | verdict | seconds |, one line per result; then the
+    rows' notes."""
     lines = ["| row | function | version | convention / options | verdict | seconds |",
              "| --- | --- | --- | --- | --- | ---: |"]
     for result in results:
@@ -31,7 +32,8 @@ def markdown_table(results: Sequence[GalleryResult]) -> str:
         seconds = f"{result.seconds:.1f}" if result.status in ("passed", "failed") else ""
         lines.append(f"| `{entry.name}` | `{_cell(entry.function)}` | {_version(result)} | `{_cell(options)}` | "
                      f"{_cell(result.verdict())} | {seconds} |")
-    return "\n".join(lines)
+    notes = [f"- `{result.entry.name}`: {result.entry.note}" for result in results if result.entry.note]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def summary(results: Sequence[GalleryResult]) -> str:
