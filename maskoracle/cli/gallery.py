@@ -61,6 +61,8 @@ def run_gallery_command(args: argparse.Namespace) -> int:
     out = Output(plain=True if args.plain else None)
     entries = _selected(args.only)
     cache = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache()
+    if cache.exists() and not cache.is_dir():
+        raise UsageError(f"--cache-dir {cache}: not a directory")
     if args.list:
         for entry in entries:
             out.line(f"{entry.name}: {entry.function} ({entry.install.folder})")
@@ -70,7 +72,7 @@ def run_gallery_command(args: argparse.Namespace) -> int:
     if args.readme and not Path(args.readme).is_file():
         raise UsageError(f"--readme {args.readme}: no such file")
     options = {name: getattr(args, name) for name in CHECK_OPTION_NAMES}
-    out.line(f"maskoracle gallery: {len(entries)} rows, cache {cache}" + ("" if args.install else
+    out.line(f"maskoracle gallery: {len(entries)} row{'s' if len(entries) != 1 else ''}, cache {cache}" + ("" if args.install else
              " (add --install to install what is missing)"))
     results = run_gallery(entries, cache, options, install_missing=args.install, progress=_progress_line(out))
     table = markdown_table(results)

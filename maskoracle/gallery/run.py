@@ -79,8 +79,11 @@ def install(spec: Install, cache: Path, pip: Pip = _run_pip) -> str | None:
     folder = cache / spec.folder
     if folder.is_dir():
         return None
-    cache.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{spec.folder}.", dir=cache))
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{spec.folder}.", dir=cache))
+    except OSError as error:
+        return f"cannot write in {cache}: {error.strerror or error}"
     try:
         for arguments in spec.calls():
             done = pip(["install", "--quiet", "--disable-pip-version-check", "--target", str(partial), *arguments])
@@ -90,6 +93,8 @@ def install(spec: Install, cache: Path, pip: Pip = _run_pip) -> str | None:
                 return f"pip install {' '.join(arguments)}: {lines[-1] if lines else f'exit {done.returncode}'}"
         _drop_what_the_environment_has(partial, keep=spec.name)
         partial.rename(folder)
+    except OSError as error:
+        return f"cannot install into {folder}: {error.strerror or error}"
     finally:
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)

@@ -46,7 +46,7 @@ def summary(results: Sequence[GalleryResult]) -> str:
     checked = any(result.status != "not installed" for result in results)
     tail = f"unexpected: {', '.join(wrong)}" if wrong else \
         "every verdict as expected" if checked else "nothing checked (add --install)"
-    return f"{len(results)} rows: " + ", ".join(f"{count} {status}" for status, count in counts.items()) + f"; {tail}"
+    return f"{len(results)} row{'s' if len(results) != 1 else ''}: " + ", ".join(f"{count} {status}" for status, count in counts.items()) + f"; {tail}"
 
 
 def replace_readme_table(readme: str, table: str) -> str:

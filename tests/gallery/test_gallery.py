@@ -185,6 +185,13 @@ def test_a_failed_install_says_why_and_leaves_nothing(tmp_path: Path) -> None:
     assert results[0].verdict() == f"install failed: {error}"
 
 
+def test_an_unwritable_cache_is_an_install_failure_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    error = install(ABSENT, blocker / "cache")
+    assert error is not None and error.startswith(f"cannot write in {blocker / 'cache'}: ")
+
+
 def test_install_does_nothing_when_the_folder_is_there(cache: Path) -> None:
     def no_pip(arguments: list[str]) -> subprocess.CompletedProcess[str]:
         raise AssertionError("pip should not run")
@@ -229,6 +236,9 @@ def test_cli_gallery_list_and_usage_errors(cache: Path, monkeypatch: pytest.Monk
                                                "(rows: absent, right)")
     assert main(["gallery", "--cache-dir", str(cache), "--readme", str(cache / "no-such.md")]) == 2
     assert "--readme" in capsys.readouterr().err
+    a_file = cache / FAKE.folder / "fakemasks" / "__init__.py"
+    assert main(["gallery", "--cache-dir", str(a_file), "--install"]) == 2
+    assert capsys.readouterr().err == f"maskoracle gallery: error: --cache-dir {a_file}: not a directory\n"
     with pytest.raises(SystemExit) as exit_:
         main(["gallery", "--timeout", "0"])
     assert exit_.value.code == 2
