@@ -97,6 +97,8 @@ def _add_check_option(parser: argparse.ArgumentParser, name: str) -> None:
     """A check option as ``maskoracle check`` declares it (``maskoracle.options``), with the gallery's default."""
     option = OPTIONS_BY_NAME[name]
     keywords: dict[str, Any] = {"default": DEFAULTS.get(name, option.default), "help": option.help}
+    if name in DEFAULTS:
+        keywords["help"] += f"; in the gallery the default is {DEFAULTS[name]}"
     if option.choices is not None:
         keywords["choices"] = option.choices
     if option.parse is not None:

@@ -116,7 +116,7 @@ def installed_version(spec: Install, cache: Path) -> tuple[str | None, str | Non
 @contextmanager
 def on_path(folder: Path) -> Iterator[None]:
     """``folder`` first on ``sys.path`` (so also on the worker's) for the duration, if it exists."""
-    entry = str(folder)
+    entry = str(folder.absolute())  # the worker resolves a relative entry against its own working directory
     added = folder.is_dir() and entry not in sys.path
     if added:
         sys.path.insert(0, entry)
