@@ -1,7 +1,7 @@
 """The ``maskoracle`` command line: parses, calls the Python API, renders. Exit 0 pass, 1 fail, 2 usage.
 
 Each command lives with its kin: ``check.py`` (check, selftest, demo), ``design.py`` (explain, leaks, diff),
-``speed.py`` (bench, report); ``io.py`` holds what they share.
+``speed.py`` (bench, report), ``gallery.py`` (gallery); ``io.py`` holds what they share.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import UsageError
-from . import check, design, speed
+from . import check, design, gallery, speed
 from .io import EXIT_FAILED, EXIT_USAGE, Parser
 
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_commands(commands)
     design.add_commands(commands)
     speed.add_commands(commands)
+    gallery.add_commands(commands)
     return parser
 
 
