@@ -43,11 +43,12 @@ class Server:
         self.fn: Callable[..., Any] | None = None
         self.loaded: tuple[str, str] | None = None
         self.previous: Any = None
+        self.readiness: dict[str, Any] = {}
 
     def handle(self, header: dict[str, Any], buffers: list[memoryview]) -> tuple[dict[str, Any], Encoder | None]:
         op = header.get("op")
         if op == "ready":
-            return self.ready(), None
+            return self.readiness, None
         if op == "load":
             return self.load(header["target"], header.get("kind", "mask")), None
         if op == "call":
@@ -116,6 +117,7 @@ def main(argv: list[str]) -> None:
     requests = os.fdopen(int(argv[1]), "rb", buffering=0)
     replies = int(argv[2])
     server = Server(argv[3], argv[4])
+    server.readiness = server.ready()  # at once: the framework's import overlaps maskoracle's own
     while True:
         length = read_exactly(requests.readinto, LENGTH)
         if length is None:
