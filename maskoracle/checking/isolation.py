@@ -226,10 +226,40 @@ class Worker:
                     raise WorkerEnded(self._cause()) from None
 
     def _receive(self, deadline: float) -> bytearray:
+        """One reply: read until its header says how long it is, then straight into a buffer of that length."""
         assert self.replies is not None
         data = bytearray()
         needed: int | None = None
-        while needed is None or len(data) < needed:
+        while needed is None:
+            chunk = self._read_some(deadline)
+            data += chunk
+            needed = frame_length(data)
+        if self.memory_limit is not None and needed > self.memory_limit:
+            self.kill()  # this process would have to hold it: the limit protects it too
+            raise WorkerEnded(f"{WORKER_PREFIX} sent a reply of {_gib(needed)}, over the --memory-limit of "
+                              f"{_gib(self.memory_limit)}, and was killed")
+        if len(data) > needed:
+            raise ValueError("a reply longer than its frame")
+        if len(data) < needed:
+            whole = bytearray(needed)
+            whole[:len(data)] = data
+            view, position = memoryview(whole), len(data)
+            while position < needed:
+                try:
+                    got = os.readv(self.replies, [view[position:]])
+                except BlockingIOError:
+                    self._wait(self.replies, deadline, writing=False)
+                    continue
+                if not got:
+                    raise WorkerEnded(self._cause())
+                position += got
+            data = whole
+        self._watch_memory(force=False)
+        return data
+
+    def _read_some(self, deadline: float) -> bytes:
+        assert self.replies is not None
+        while True:
             try:
                 chunk = os.read(self.replies, PIPE_BYTES)
             except BlockingIOError:
@@ -237,17 +267,7 @@ class Worker:
                 continue
             if not chunk:
                 raise WorkerEnded(self._cause())
-            data += chunk
-            if needed is None:
-                needed = frame_length(data)
-                if needed is not None and self.memory_limit is not None and needed > self.memory_limit:
-                    self.kill()  # this process would have to hold it: the limit protects it too
-                    raise WorkerEnded(f"{WORKER_PREFIX} sent a reply of {_gib(needed)}, over the --memory-limit of "
-                                      f"{_gib(self.memory_limit)}, and was killed")
-        if len(data) != needed:
-            raise ValueError("a reply longer than its frame")
-        self._watch_memory(force=False)
-        return data
+            return chunk
 
     def _wait(self, fd: int, deadline: float, writing: bool) -> None:
         left = deadline - time.monotonic()
