@@ -400,7 +400,7 @@ class RemoteFunction:
                 write_into(arguments[int(index)], decode(meta, buffers))
             if "previous" in reply and previous is not None:
                 write_into(previous, decode(reply["previous"], buffers))
-        except (ValueError, KeyError, TypeError, IndexError) as error:
+        except Exception as error:  # a reply that lies about its values; never a traceback here
             self.worker.kill()
             raise WorkerEnded(f"{WORKER_PREFIX} sent a reply maskoracle cannot read ({error}) and was killed") \
                 from None

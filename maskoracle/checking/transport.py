@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import short_error
+
 HEADER_LIMIT = 64 * 2**20  # a header longer than this is not one the worker meant to send
 MAX_DEPTH = 4  # tuples and lists nested deeper travel as Opaque
 LENGTH = 8
@@ -137,21 +139,34 @@ def decode(meta: dict[str, Any], buffers: list[memoryview]) -> Any:
     if kind in ("tuple", "list"):
         items = [decode(item, buffers) for item in meta["items"]]
         return tuple(items) if kind == "tuple" else items
-    if kind == "numpy":
-        return np.ndarray(tuple(meta["shape"]), dtype=_numpy_dtype(meta["dtype"]), buffer=buffers[meta["buffer"]],
-                          offset=meta["offset"], strides=tuple(meta["strides"]))
-    if kind == "torch":
-        return _torch_value(meta, buffers[meta["buffer"]])
-    if kind == "jax":
-        import jax  # lazily: only a JAX implementation's values are JAX arrays
-
-        values = np.frombuffer(buffers[meta["buffer"]], dtype=_numpy_dtype(meta["dtype"])).reshape(meta["shape"])
-        device = next((d for d in jax.devices() if str(d) == meta.get("device")), None)
-        return jax.device_put(values, device)
+    if kind in ARRAYS:
+        try:
+            return ARRAYS[kind](meta, buffers[meta["buffer"]])
+        except Exception as error:  # a dtype or framework this process lacks, or a description that lies
+            return _opaque_from({"type": ARRAY_TYPES[kind], "module": kind,
+                                 "repr": f"<{kind} array of dtype {meta.get('dtype')} and shape {meta.get('shape')}, "
+                                         f"which maskoracle's process cannot rebuild: {short_error(error)}>"})
     if kind == "opaque":
-        named = type(str(meta["type"]), (Opaque,), {"__module__": str(meta["module"])})
-        return named(str(meta["repr"]))
+        return _opaque_from(meta)
     raise ValueError(f"unknown kind of value {kind!r}")
+
+
+def _opaque_from(meta: dict[str, Any]) -> Opaque:
+    named = type(str(meta["type"]), (Opaque,), {"__module__": str(meta["module"])})
+    return named(str(meta["repr"]))
+
+
+def _numpy_value(meta: dict[str, Any], buffer: memoryview) -> np.ndarray:
+    return np.ndarray(tuple(meta["shape"]), dtype=_numpy_dtype(meta["dtype"]), buffer=buffer, offset=meta["offset"],
+                      strides=tuple(meta["strides"]))
+
+
+def _jax_value(meta: dict[str, Any], buffer: memoryview) -> Any:
+    import jax  # lazily: only a JAX implementation's values are JAX arrays
+
+    values = np.frombuffer(buffer, dtype=_numpy_dtype(meta["dtype"])).reshape(meta["shape"])
+    device = next((d for d in jax.devices() if str(d) == meta.get("device")), None)
+    return jax.device_put(values, device)
 
 
 def _numpy_dtype(name: str) -> Any:
@@ -171,6 +186,11 @@ def _torch_value(meta: dict[str, Any], buffer: memoryview) -> Any:
     if meta["device"] != "cpu":
         typed = typed.to(meta["device"])
     return typed.as_strided(tuple(meta["shape"]), tuple(meta["strides"]), meta["offset"])
+
+
+ARRAYS: dict[str, Callable[[dict[str, Any], memoryview], Any]] = {
+    "numpy": _numpy_value, "torch": _torch_value, "jax": _jax_value}
+ARRAY_TYPES = {"numpy": "ndarray", "torch": "Tensor", "jax": "ArrayImpl"}
 
 
 # --- what a call did besides returning ---------------------------------------------------------------------

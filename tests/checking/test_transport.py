@@ -62,6 +62,13 @@ def test_other_values_travel_as_data_or_as_a_named_opaque() -> None:
     assert type(round_trip(lambda: 1)).__name__ == "function"  # code never travels
 
 
+def test_an_array_this_process_cannot_rebuild_arrives_as_a_named_opaque() -> None:
+    back = decode({"kind": "numpy", "dtype": "no_such_dtype", "shape": [2], "strides": [1], "offset": 0,
+                   "buffer": 0}, [memoryview(bytearray(2))])
+    assert isinstance(back, Opaque) and type(back).__name__ == "ndarray" and type(back).__module__ == "numpy"
+    assert "cannot rebuild" in repr(back) and "no_such_dtype" in repr(back)
+
+
 def test_a_malformed_frame_is_a_value_error_not_a_crash() -> None:
     with pytest.raises(ValueError):
         parse(memoryview(bytearray(b"\x02\x00\x00\x00\x00\x00\x00\x00{}extra")))
