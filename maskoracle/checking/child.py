@@ -98,12 +98,15 @@ class Server:
             if os.getpid() != self.pid:  # the implementation forked and this is its copy: it must not answer
                 os._exit(0)
         encoder = Encoder()
-        reply: dict[str, Any] = {"result": encoder.value(result)}
-        reply["changed"] = {str(index): encoder.value(argument) for index, argument in enumerate(arguments)
-                            if before[index] is not None and contents(argument) != before[index]}
-        reply["aliases"] = [shares_memory(result, argument) for argument in arguments]
-        if watched is not None and contents(watched) != previous_before:
-            reply["previous"] = encoder.value(watched)
+        try:
+            reply: dict[str, Any] = {"result": encoder.value(result)}
+            reply["changed"] = {str(index): encoder.value(argument) for index, argument in enumerate(arguments)
+                                if before[index] is not None and contents(argument) != before[index]}
+            reply["aliases"] = [shares_memory(result, argument) for argument in arguments]
+            if watched is not None and contents(watched) != previous_before:
+                reply["previous"] = encoder.value(watched)
+        except Exception as error:  # reading the result back raised (a tensor subclass, a device error)
+            return {"error": "unreadable", "message": f"its result could not be read: {short_error(error)}"}, None
         self.previous = result
         return reply, encoder
 
