@@ -68,6 +68,7 @@ def mask_examples(
     batch_size: Any = None,
     length: Any = None,
     sizes: str = "default",
+    medium_lengths: Any = None,
 ) -> st.SearchStrategy[MaskExample]:
     """Random ``MaskExample(pad_masks, att_masks)`` batches, numpy bool ``[B, L]``.
 
@@ -77,13 +78,26 @@ def mask_examples(
         ``left`` or ``none``. For model layouts any value but ``any`` replaces the model's own padding.
     batch_size, length: an int, a strategy of ints, or ``None`` for the defaults (B in 1..4; L by regime).
     sizes: ``default`` (about 80 % small, 12 % medium, 7 % long, as measured), ``small`` or ``long``.
+    medium_lengths: ``None`` (any medium length), or the few lengths medium inputs take (for frameworks that
+        compile once per shape: fewer shapes, the same small and long inputs). Each from 13 to 160.
     """
     _choice(layout, LAYOUTS, "layout")
     _choice(padding, PADDINGS, "padding")
     _choice(sizes, SIZES, "sizes")
     batch = _as_int_strategy(batch_size, "batch_size", 1, 1 << 16)
     lengths = _as_int_strategy(length, "length", 1, MAX_LENGTH)
-    return mask_examples_impl(layout, padding, batch, lengths, sizes)
+    return mask_examples_impl(layout, padding, batch, lengths, sizes, _medium_menu(medium_lengths))
+
+
+def _medium_menu(medium_lengths: Any) -> tuple[int, ...] | None:
+    if medium_lengths is None:
+        return None
+    menu = tuple(medium_lengths) if isinstance(medium_lengths, list | tuple) else ()
+    if not menu or any(isinstance(value, bool) or not isinstance(value, int)
+                       or not SMALL_MAX_LENGTH < value <= MEDIUM_MAX_LENGTH for value in menu):
+        raise InvalidArgument(f"medium_lengths must be a non-empty list of ints from {SMALL_MAX_LENGTH + 1} to "
+                              f"{MEDIUM_MAX_LENGTH}, got {medium_lengths!r}")
+    return menu
 
 
 def att_dtypes() -> st.SearchStrategy[str]:

@@ -263,6 +263,7 @@ def mask_examples_impl(
     batch_size: st.SearchStrategy[int] | None,
     length: st.SearchStrategy[int] | None,
     sizes: str,
+    medium_lengths: tuple[int, ...] | None = None,
 ) -> MaskExample:
     minimum = MIN_LENGTH.get(layout, 1)
     # Every size choice is drawn in the same order whatever the regime, so that when the shrinker lowers the
@@ -279,7 +280,9 @@ def mask_examples_impl(
     elif roll >= LONG_ROLL:
         regime, L = "long", long_length + long_zeros
     elif roll >= MEDIUM_ROLL:
-        regime, L = "medium", small_length + medium_extra
+        # A menu of medium lengths (frameworks that compile per shape): the same draw picks one of them.
+        L = small_length + medium_extra if not medium_lengths else medium_lengths[medium_extra % len(medium_lengths)]
+        regime = "medium"
     else:
         regime, L = "small", small_length
     if regime == "long" and batch_size is None:

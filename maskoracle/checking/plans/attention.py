@@ -63,15 +63,16 @@ def _needs_torch(state: CheckState) -> CheckResult | None:
 def masked_values(runner: Runner, model_dtypes: tuple[str, ...], examples: list[MaskExample],
                   state: CheckState) -> CheckResult:
     """The masked values of an additive result, their casts, and (with ``model_dtypes``) whether they survive."""
-    missing = _needs_torch(state)
-    if missing:
-        return missing
     seen: dict[float, tuple[MaskedValue, MaskExample]] = {}
     additive = False
     for example in examples:
         call = runner.call_or_none(example.pad_masks, example.att_masks)
         if call is None or not _is_additive(runner, call.result):
             continue
+        if not additive:  # torch (seconds to import) only once an additive result needs it
+            missing = _needs_torch(state)
+            if missing:
+                return missing
         additive = True
         state.examples += 1
         result = call.result if hasattr(call.result, "detach") else runner.adapter.to_numpy(call.result)
@@ -101,15 +102,15 @@ def masked_values(runner: Runner, model_dtypes: tuple[str, ...], examples: list[
 def attention_outputs(runner: Runner, model_dtypes: tuple[str, ...], nan_free: bool, seed: int,
                       examples: list[MaskExample], state: CheckState) -> CheckResult:
     """Attention with the implementation's additive mask against attention with the oracle's (SPEC §6)."""
-    missing = _needs_torch(state)
-    if missing:
-        return missing
     outcome = AttentionOutcome()
     dtypes: tuple[str, ...] = model_dtypes
     for example in examples:
         call = runner.call_or_none(example.pad_masks, example.att_masks)
         if call is None or not _is_additive(runner, call.result):
             continue
+        missing = _needs_torch(state)  # only once a result is additive: torch takes seconds to import
+        if missing:
+            return missing
         pad, att = example.pad_masks, example.att_masks
         try:
             runner.decode(call, pad, att)

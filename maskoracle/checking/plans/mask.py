@@ -8,6 +8,7 @@ are the mask plan's own.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,8 @@ from ...adapters.conventions import INPUT_CONVENTIONS, Convention
 from ...kinds import FLEX_KINDS
 from ...oracle import SPEC_CASES, Invariant
 from ...strategies import (
+    MAX_BATCH,
+    MEDIUM_MAX_LENGTH,
     SMALL_MAX_LENGTH,
     MaskExample,
     boundary_examples,
@@ -27,6 +30,7 @@ from ...strategies.rows import RowSampler, long_batches
 from ..engine import CheckState, replay_found, run_batched, run_fixed, run_property, small_regime
 from ..results import Aborted, CheckResult, Failure
 from ..runner import Runner
+from ..shrink import shrink_failure
 from ..units import Check, Context
 
 EXHAUSTIVE_MAX_LENGTH = 8
@@ -81,8 +85,8 @@ class MaskInputs:
         cases = [MaskExample(bit_rows(case.pad), bit_rows(case.att)) for case in SPEC_CASES]
         return self._all([case for case in cases if fits(case, self.family, self.padding)])
 
-    def examples(self) -> Any:
-        return self._strategy(mask_examples(layout=self.family, padding=self.padding))
+    def examples(self, medium_lengths: tuple[int, ...] | None = None) -> Any:
+        return self._strategy(mask_examples(layout=self.family, padding=self.padding, medium_lengths=medium_lengths))
 
     def small(self) -> Any:
         return self._strategy(mask_examples(layout=self.family, padding=self.padding, sizes="small"))
@@ -128,12 +132,72 @@ def _spec_examples(context: Context, state: CheckState) -> CheckResult:
     return run_fixed(state, _compare(context), context.inputs.fixed())
 
 
+# Frameworks that compile once per input shape (JAX) pay ~0.15 s for each new (B, L): their Hypothesis examples
+# take the medium lengths of a menu drawn from the seed (every length is reachable across seeds; small and long
+# lengths are drawn as always), and batches of up to MAX_BATCH rows are compared as MAX_BATCH rows.
+MEDIUM_MENU_SIZE = 3
+
+
+def medium_menu(seed: int) -> tuple[int, ...]:
+    """The run's medium lengths for a framework that compiles per shape: ``MEDIUM_MENU_SIZE`` of 13-160."""
+    rng = np.random.default_rng([seed, 1515])
+    lengths = rng.choice(np.arange(SMALL_MAX_LENGTH + 1, MEDIUM_MAX_LENGTH + 1), MEDIUM_MENU_SIZE, replace=False)
+    return tuple(sorted(int(length) for length in lengths))
+
+
+def full_batch(example: MaskExample, rows: int = MAX_BATCH) -> MaskExample:
+    """``example`` with its rows repeated in turn up to ``rows`` (a batch of B < ``rows`` rows of L <= 160): the
+    same rows, side by side as before (row b beside row b + 1), in one shape per length.
+
+    >>> full_batch(MaskExample(np.array([[1, 0], [1, 1]], bool), np.array([[1, 1], [0, 1]], bool))).shape
+    (4, 2)
+    """
+    B, L = example.shape
+    if B >= rows or L > MEDIUM_MAX_LENGTH:
+        return example
+    order = np.arange(rows) % B
+    return MaskExample(example.pad_masks[order], example.att_masks[order])
+
+
+def _bucketed(compare: Any) -> Any:
+    def compare_full_batch(example: MaskExample) -> None:
+        compare(full_batch(example))
+
+    return compare_full_batch
+
+
+def _hypothesis_search(context: Context) -> tuple[Any, Any]:
+    """The strategy and the body of ``equivalence``'s Hypothesis search: bucketed where shapes compile."""
+    inputs, compare = context.inputs, _compare(context)
+    if context.runner.adapter.compiles_per_shape and isinstance(inputs, MaskInputs):
+        return inputs.examples(medium_menu(context.run.seed)), _bucketed(compare)
+    return inputs.examples(), compare
+
+
+def _shorter(context: Context, result: CheckResult) -> CheckResult:
+    """A bucketed search's failure at a menu length, shrunk by deleting tokens (lengths off the menu too)."""
+    found = result.counterexample
+    if found is None or not SMALL_MAX_LENGTH < found.shape[1] <= MEDIUM_MAX_LENGTH:
+        return result
+    try:
+        _compare(context)(MaskExample(found.pad, found.att))
+    except Failure as failure:
+        smaller = shrink_failure(_compare(context), failure, context.run.shrink_budget_s)
+        return replace(result, message=smaller.message, counterexample=smaller.counterexample)
+    except Aborted:
+        pass
+    return result
+
+
 def _equivalence(context: Context, state: CheckState) -> CheckResult:
     sampler = context.inputs.rows()
     replayed = replay_found(state, _compare(context), context.run) if sampler is not None else None
     if replayed is not None:  # a failure an earlier batched search found and saved, first, as Hypothesis's are
         return replayed
-    result = run_property(state, context.inputs.examples(), _compare(context), context.run)
+    strategy, body = _hypothesis_search(context)
+    result = run_property(state, strategy, body, context.run)
+    if body is not _compare(context) and result.status == "failed":
+        result = _shorter(context, result)
     if result.status == "passed" and sampler is not None:
         # Hypothesis passed: thousands of rows per call from the same families (a fast implementation gets
         # hundreds of thousands), then the Hypothesis search's verdict stands or the batched one's failure.
@@ -147,8 +211,7 @@ def _equivalence(context: Context, state: CheckState) -> CheckResult:
         # keep the long counterexample only if the bug really needs length (size-dependent bugs do).
         # Its own database key: replayed through the other strategy, each search's saved failures mean other
         # inputs, pass, and are deleted (the long failure would never be replayed first).
-        again = run_property(CheckState(state.name, state.description), small, _compare(context),
-                             small_regime(context.run))
+        again = run_property(CheckState(state.name, state.description), small, body, small_regime(context.run))
         if again.status == "failed" and again.counterexample is not None:
             again.examples += result.examples
             again.rows += result.rows
