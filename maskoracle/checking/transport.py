@@ -88,11 +88,16 @@ class Encoder:
         if tensor.layout != torch.strided or tensor.is_nested or tensor.device.type == "meta":
             return _opaque(tensor)
         tensor = tensor.detach()
-        storage = tensor.untyped_storage()
-        if storage.nbytes() > 4 * tensor.numel() * tensor.element_size() + 2**20:  # a view of a big buffer
-            tensor = tensor.contiguous()
+        nbytes = tensor.numel() * tensor.element_size()
+        if tensor.device.type == "cpu" and tensor.storage_offset() == 0 and tensor.is_contiguous() \
+                and tensor.untyped_storage().nbytes() == nbytes and tensor.dtype != torch.bfloat16:
+            raw = tensor.reshape(-1).view(torch.uint8) if nbytes else torch.empty(0, dtype=torch.uint8)
+        else:  # a view (kept a view), a CUDA tensor, bfloat16: the whole storage's bytes
             storage = tensor.untyped_storage()
-        raw = torch.empty(0, dtype=torch.uint8).set_(storage.cpu() if storage.device.type != "cpu" else storage)
+            if storage.nbytes() > 4 * nbytes + 2**20:  # a small view of a big buffer: its values only
+                tensor = tensor.contiguous()
+                storage = tensor.untyped_storage()
+            raw = torch.empty(0, dtype=torch.uint8).set_(storage.cpu() if storage.device.type != "cpu" else storage)
         return {"kind": "torch", "dtype": str(tensor.dtype).removeprefix("torch."), "shape": list(tensor.shape),
                 "strides": list(tensor.stride()), "offset": tensor.storage_offset(), "device": str(tensor.device),
                 "buffer": self.add(raw.numpy())}
@@ -195,18 +200,26 @@ ARRAY_TYPES = {"numpy": "ndarray", "torch": "Tensor", "jax": "ArrayImpl"}
 
 # --- what a call did besides returning ---------------------------------------------------------------------
 
-def contents(value: Any) -> bytes | None:
-    """The values of an array as bytes (for telling whether a call changed them), ``None`` for a non-array."""
+def snapshot(value: Any) -> Any:
+    """A copy of an array's values (to tell later whether a call changed them); ``None`` for a non-array."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         if value.layout != torch.strided or value.device.type == "meta":
             return None
-        value = value.detach()
-        return bytes(str(tuple(value.shape)), "ascii") + value.cpu().contiguous().view(torch.uint8).numpy().tobytes() \
-            if value.numel() else bytes(str(tuple(value.shape)), "ascii")
+        return value.detach().clone()
     if isinstance(value, np.ndarray) and not value.dtype.hasobject:
-        return bytes(str(value.shape), "ascii") + np.ascontiguousarray(value).tobytes()
+        return value.copy()
     return None
+
+
+def changed(value: Any, before: Any) -> bool:
+    """Whether ``value`` no longer holds what ``snapshot`` copied (its shape or any of its values)."""
+    if before is None or tuple(value.shape) != tuple(before.shape):
+        return before is not None
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return not torch.equal(value.detach(), before)
+    return not np.array_equal(value, before)
 
 
 def shares_memory(result: Any, given: Any) -> bool:
