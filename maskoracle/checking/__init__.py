@@ -15,8 +15,24 @@
 | ``attention_math.py`` | attention through eager and SDPA with a mask (torch, imported lazily) |
 """
 
-from .api import check
-from .results import CheckReport, CheckResult, Counterexample
-from .run import check_names
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    """``check`` and friends, imported on first use (the worker process imports this package for ``child.py``
+    and needs none of them)."""
+    if name == "check":
+        from .api import check  # lazily: see the function's docstring
+
+        return check
+    if name == "check_names":
+        from .run import check_names  # lazily: as above
+
+        return check_names
+    if name in ("CheckReport", "CheckResult", "Counterexample"):
+        from . import results  # lazily: as above
+
+        return getattr(results, name)
+    raise AttributeError(f"module 'maskoracle.checking' has no attribute {name!r}")
 
 __all__ = ["CheckReport", "CheckResult", "Counterexample", "check", "check_names"]
