@@ -140,6 +140,7 @@ def main(argv: list[str]) -> None:
     requests = os.fdopen(int(argv[1]), "rb", buffering=0)
     replies = int(argv[2])
     server = Server(argv[3], argv[4])
+    spill = _spiller(argv[5]) if len(argv) > 5 and argv[5] else None
     server.readiness = server.ready()  # at once: the framework's import overlaps maskoracle's own
     while True:
         length = read_exactly(requests.readinto, LENGTH)
@@ -154,9 +155,26 @@ def main(argv: list[str]) -> None:
         if rest is None:
             break
         reply, encoder = server.handle(header, split(rest, header["sizes"]))
-        for piece in frame(reply, encoder):
+        for piece in frame(reply, encoder, spill):
             _write_all(replies, piece)
     os._exit(0)  # threads the implementation left running end here, with the process
+
+
+def _spiller(folder: str) -> Callable[[memoryview], str]:
+    """Writes a big buffer to a new file of ``folder`` (shared memory, made by maskoracle's process) and names it."""
+    count = [0]
+
+    def spill(buffer: memoryview) -> str:
+        count[0] += 1
+        name = f"{count[0]}"
+        fd = os.open(os.path.join(folder, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            _write_all(fd, buffer)
+        finally:
+            os.close(fd)
+        return name
+
+    return spill
 
 
 def _write_all(fd: int, piece: Any) -> None:

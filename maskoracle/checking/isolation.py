@@ -23,8 +23,10 @@ checks, and started again after a death or a kill. Its stdout and stderr go to a
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +70,7 @@ class Worker:
         self.framework: tuple[str, str] | None = None
         self.ready = False
         self.memory_read_at = 0.0
+        self.spill_folder: str | None = None
 
     # --- the process --------------------------------------------------------------------------------------
 
@@ -84,9 +87,10 @@ class Worker:
         for end in (request_write, reply_read):
             _enlarge(end)
         self.output = tempfile.TemporaryFile()
+        self.spill_folder = _shared_memory_folder()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "maskoracle.checking.child", str(request_read), str(reply_write), framework,
-             device], stdin=subprocess.DEVNULL, stdout=self.output, stderr=subprocess.STDOUT,
+             device, self.spill_folder or ""], stdin=subprocess.DEVNULL, stdout=self.output, stderr=subprocess.STDOUT,
             pass_fds=(request_read, reply_write), start_new_session=True, env=_worker_environment())
         os.close(request_read)
         os.close(reply_write)
@@ -138,7 +142,9 @@ class Worker:
                 os.close(fd)
         if self.output is not None:
             self.output.close()
-        self.process = self.output = self.requests = self.replies = None
+        if self.spill_folder is not None:
+            shutil.rmtree(self.spill_folder, ignore_errors=True)
+        self.process = self.output = self.requests = self.replies = self.spill_folder = None
         self.loaded = self.framework = None
 
     def output_size(self) -> int:
@@ -202,11 +208,12 @@ class Worker:
         try:
             self._send(frame(header, encoder), deadline)
             data = self._receive(deadline)
-            return parse(memoryview(data))
+            reply, buffers = parse(memoryview(data))
+            return reply, self._unspill(reply, buffers)
         except _Deadline:
             self.kill()
             raise WorkerEnded(_timed_out(what, timeout, limit), self.output_excerpt()) from None
-        except (ValueError, KeyError, TypeError) as error:  # not a frame: the implementation wrote on the pipe?
+        except (ValueError, KeyError, TypeError, OSError) as error:  # not a frame: the implementation wrote on it?
             self.kill()
             raise WorkerEnded(f"{WORKER_PREFIX} sent a reply maskoracle cannot read ({error}) and was killed",
                               self.output_excerpt()) from None
@@ -256,6 +263,31 @@ class Worker:
             data = whole
         self._watch_memory(force=False)
         return data
+
+    def _unspill(self, reply: dict[str, Any], buffers: list[memoryview]) -> list[memoryview]:
+        """The buffers the worker wrote to files of the shared-memory folder, mapped (copy on write) and the files
+        removed; ``ValueError`` for a name or a length that is not what the reply says."""
+        spilled = reply.get("spilled")
+        if not spilled:
+            return buffers
+        if self.spill_folder is None or not isinstance(spilled, dict):
+            raise ValueError("a reply names files maskoracle did not offer")
+        total = sum(int(length) for _, length in spilled.values())
+        if self.memory_limit is not None and total > self.memory_limit:
+            raise ValueError(f"a reply of {_gib(total)}, over the --memory-limit")
+        for index, (name, length) in spilled.items():
+            if not str(name).isdigit():
+                raise ValueError(f"a reply names the file {name!r}")
+            fd = os.open(os.path.join(self.spill_folder, str(name)), os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                if os.fstat(fd).st_size != int(length) or int(length) <= 0:
+                    raise ValueError("a spilled buffer of another length than its reply says")
+                mapped = mmap.mmap(fd, int(length), access=mmap.ACCESS_COPY)
+            finally:
+                os.close(fd)
+                os.unlink(os.path.join(self.spill_folder, str(name)))
+            buffers[int(index)] = memoryview(mapped)
+        return buffers
 
     def _read_some(self, deadline: float) -> bytes:
         assert self.replies is not None
@@ -326,6 +358,16 @@ def _timed_out(what: str, timeout: float | None, limit: float) -> str:
     return (f"timed out: the {what} ran past the {timeout:g} s time limit and {grace_seconds(timeout):g} s of grace, "
             "and was killed (native code, a swallowed exception or a disarmed alarm keeps the time limit inside "
             "the process from stopping it)")
+
+
+def _shared_memory_folder() -> str | None:
+    """A private folder in shared memory (``/dev/shm``) for the worker's big results, where there is one."""
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        return None
+    try:
+        return tempfile.mkdtemp(prefix="maskoracle-", dir="/dev/shm")
+    except OSError:
+        return None
 
 
 def _enlarge(fd: int) -> None:

@@ -259,10 +259,21 @@ def write_into(target: Any, value: Any) -> None:
 COALESCE_BYTES = 2**16  # buffers up to this size are copied into one write with the header
 
 
-def frame(header: dict[str, Any], encoder: Encoder | None = None) -> list[memoryview | bytes]:
+SPILL_BYTES = 2**20  # buffers past this size go through a shared-memory file when the reader offers a folder
+
+
+def frame(header: dict[str, Any], encoder: Encoder | None = None,
+          spill: Callable[[memoryview], str] | None = None) -> list[memoryview | bytes]:
     """The pieces of one frame, to write in order: the header and the small buffers joined into one piece (one
-    system call, one wake-up of the reader), each big buffer a piece of its own (no copy)."""
+    system call, one wake-up of the reader), each big buffer a piece of its own (no copy). With ``spill``, a
+    buffer of more than ``SPILL_BYTES`` is written to a file instead (``spill`` returns its name; the header's
+    ``spilled`` maps its index to ``[name, length]``): one copy into shared memory, none through the pipe."""
     buffers = encoder.buffers if encoder is not None else []
+    spilled = {str(index): [spill(buffer), len(buffer)] for index, buffer in enumerate(buffers)
+               if spill is not None and len(buffer) > SPILL_BYTES}
+    if spilled:
+        header = {**header, "spilled": spilled}
+        buffers = [memoryview(b"") if str(index) in spilled else buffer for index, buffer in enumerate(buffers)]
     body = json.dumps({**header, "sizes": [len(buffer) for buffer in buffers]}).encode()
     pieces: list[memoryview | bytes] = []
     small: list[bytes | memoryview] = [len(body).to_bytes(LENGTH, "little"), body]

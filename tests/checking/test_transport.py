@@ -4,6 +4,7 @@ does besides returning, as maskoracle's process sees it (``isolation.RemoteFunct
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,14 @@ def test_a_call_that_raises_shows_what_it_printed_first_and_last_lines(tmp_path)
     assert code == 1 and message.startswith("raised ValueError: nothing fits on input")
     assert "line 0 of the implementation's log" in message and "line 29 of" in message
     assert "line 15 of" not in message and "(20 lines)" in message  # bounded: first and last lines only
+
+
+def test_a_big_result_travels_through_shared_memory_and_leaves_no_file(worker) -> None:
+    fn = remote(worker, "returns_pad")
+    pad = torch.ones(64, 2**15, dtype=torch.bool)  # 2 MiB: past the pipe's share
+    pad[:, ::3] = False
+    result = fn(pad, pad)
+    assert torch.equal(result, pad) and result.stride() == pad.stride()
+    result[0, 0] = True  # a mapped buffer is this process's own copy: writable
+    if worker.spill_folder is not None:
+        assert os.listdir(worker.spill_folder) == []  # mapped, then removed at once
