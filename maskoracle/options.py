@@ -237,8 +237,10 @@ CHECK_OPTIONS: tuple[Option, ...] = (
            "or the --inputs convention's: free for paligemma and gemma3)", None, choices=PAD_QUERY_POLICIES),
     Option("inputs", "how the implementation takes its inputs: pad_att (fn(pad_masks, att_masks)), paligemma "
            "(fn(attention_mask, token_type_ids), 0 = prefix, 1 = suffix), gemma3 (fn(attention_mask, "
-           "token_type_ids), 1 = image token: each run of them bidirectional, text causal)", "pad_att",
-           choices=tuple(INPUT_CONVENTIONS), kinds=("mask",)),
+           "token_type_ids), 1 = image token: each run of them bidirectional, text causal), transformers "
+           "(fn(attention_mask, cache_position): keys' padding and the queries' positions, causal; also "
+           "--kind kv_cache and incremental)", "pad_att",
+           choices=tuple(INPUT_CONVENTIONS), kinds=("mask", "kv_cache", "incremental")),
     Option("att_dtype", "dtype att masks are given in", "bool", choices=ATT_DTYPES),
     Option("max_examples", "Hypothesis examples for the equivalence check (default: the active profile's)",
            parse=positive_int, normalize=_max_examples),

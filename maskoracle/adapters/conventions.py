@@ -5,6 +5,7 @@
 | ``pad_att`` | ``fn(pad_masks, att_masks)`` (INTERFACE) | every input | ``masked`` |
 | ``paligemma`` | ``fn(attention_mask, token_type_ids)``: 1 = real, 0 = pad; 0 = prefix, 1 = suffix | prefix-LM att rows (``0...0 1...1``) | ``free`` |
 | ``gemma3`` | ``fn(attention_mask, token_type_ids)``: 1 = image token, 0 = text; each run of image tokens one bidirectional group, text causal | att rows whose blocks of two or more tokens are never adjacent | ``free`` |
+| ``transformers`` | ``fn(attention_mask, cache_position)``: 1 = real key; the queries' positions (``arange(L)``; ``arange(P, P + S)`` for ``--kind kv_cache``; ``[T - 1]`` for ``--kind incremental``) | causal rows (``--layout causal``) | ``free`` |
 
 Each converts the generated input exactly: the plan's inputs are first moved into what the convention can
 express (``express``), and the oracle reads that same input. The default pad-query policy is the one the
@@ -25,6 +26,11 @@ from .base import Adapter
 
 def _same(att: np.ndarray) -> np.ndarray:
     return att
+
+
+def _causal(att: np.ndarray) -> np.ndarray:
+    """Every token a block of its own: the causal rows, all a convention without att can express."""
+    return np.ones_like(att)
 
 
 def _prefix_lm(att: np.ndarray) -> np.ndarray:
@@ -83,14 +89,22 @@ class Convention:
     pad_queries: str
     express: Callable[[np.ndarray], np.ndarray] = _same  # att rows -> rows the convention can express
     token_types: Callable[[np.ndarray], np.ndarray] | None = None  # att rows -> the token_type_ids it passes
+    layout: str | None = None  # the only --layout it can express (its inputs carry no att), if one
 
     @property
     def is_default(self) -> bool:
-        return self.token_types is None
+        return self.token_types is None and self.layout is None
+
+    @property
+    def splits(self) -> bool:
+        """Whether it also serves ``--kind kv_cache`` and ``incremental`` (``wrap_split``)."""
+        return self.layout is not None
 
     def wrap(self, fn: Callable[..., Any], adapter: Adapter) -> Callable[[Any, Any], Any]:
         """``fn`` as a ``fn(pad_masks, att_masks)`` the checks call: the arguments converted, then ``fn``."""
         token_types = self.token_types
+        if self.layout is not None:
+            return self.wrap_split(fn, adapter, "mask")
         if token_types is None:
             return fn
 
@@ -103,6 +117,24 @@ class Convention:
         return called_with_convention
 
 
+    def wrap_split(self, fn: Callable[..., Any], adapter: Adapter, kind: str) -> Callable[..., Any]:
+        """``fn(attention_mask, cache_position)`` as the runner of ``kind`` calls it: ``mask`` and
+        ``incremental`` with ``(pad, att)``, ``kv_cache`` with ``(prefix_pad, suffix_pad, suffix_att)``. The
+        attention mask covers every key (cached prefix included); the positions are those of the queries."""
+
+        def called_with_positions(*arguments: Any) -> Any:
+            pads = [adapter.to_numpy(argument).astype(bool) for argument in arguments[:-1]]
+            keys = np.concatenate(pads, axis=1)
+            K = keys.shape[1]
+            queries = {"mask": np.arange(K), "incremental": np.array([K - 1]),
+                       "kv_cache": np.arange(pads[0].shape[1], K)}[kind]
+            positions = _integers(adapter, queries[None].astype(np.int64))[0]
+            return fn(_integers(adapter, keys), positions)
+
+        called_with_positions.__name__ = getattr(fn, "__name__", "fn")
+        return called_with_positions
+
+
 INPUT_CONVENTIONS: dict[str, Convention] = {
     "pad_att": Convention("pad_att", "fn(pad_masks, att_masks), the default", "masked"),
     "paligemma": Convention("paligemma", "fn(attention_mask, token_type_ids): token type 0 = prefix "
@@ -111,4 +143,7 @@ INPUT_CONVENTIONS: dict[str, Convention] = {
     "gemma3": Convention("gemma3", "fn(attention_mask, token_type_ids): token type 1 = image (each run of image "
                          "tokens bidirectional within itself), 0 = text (causal), as Gemma 3 builds its mask",
                          "free", _image_groups, _gemma3_token_types),
+    "transformers": Convention("transformers", "fn(attention_mask, cache_position): 1 = real key; the queries' "
+                               "positions, as transformers' causal-mask functions take them (causal layout; also "
+                               "--kind kv_cache and incremental)", "free", _causal, layout="causal"),
 }

@@ -55,6 +55,7 @@ def prepare(options: dict[str, Any], checks: Iterable[str] | None = None, *, fra
     own checks (device, att dtype) to the worker process, so that this one never imports torch or JAX."""
     values = check_options(options)
     values["pad_queries"] = values["pad_queries"] or resolved_default("pad_queries", values)
+    _convention_layout(values)
     spec = resolve_spec(values["spec"], values["layout"])
     values["att_dtype"] = spec.native_att_dtype(values["att_dtype"])
     _check_combination(spec, values)
@@ -113,6 +114,21 @@ def check_names(spec: Any = "block_causal", kind: str = "mask", layout: Any = "a
 
 # --- the edge: options that must agree with each other ---------------------------------------------------------
 
+def _convention_layout(values: dict[str, Any]) -> None:
+    """An ``--inputs`` convention that carries no att (``transformers``) expresses one layout: it becomes the
+    layout, and another one is a usage error; one that cannot serve the split kinds refuses them."""
+    convention = INPUT_CONVENTIONS[values["inputs"]]
+    if values["kind"] in SPLIT_KINDS and not convention.is_default and not convention.splits:
+        raise UsageError(f"--inputs {convention.name} applies to --kind mask; --kind {values['kind']} takes "
+                         "pad_att or transformers")
+    if convention.layout is None or values["layout"] == convention.layout:
+        return
+    if values["layout"] != "any":
+        raise UsageError(f"--inputs {convention.name} passes no att: it expresses --layout {convention.layout} only, "
+                         f"not --layout {values['layout']}")
+    values["layout"] = convention.layout
+
+
 def _check_combination(spec: ResolvedSpec, values: dict[str, Any]) -> None:
     kind = values["kind"]
     for option in CHECK_OPTIONS:
@@ -161,12 +177,15 @@ def report_options_of(spec: ResolvedSpec, values: dict[str, Any]) -> dict[str, A
 
 def _runner(fn: MaskFn, spec: ResolvedSpec, values: dict[str, Any], adapter: Any) -> Runner | SplitRunner:
     kind = values["kind"]
+    convention = INPUT_CONVENTIONS[values["inputs"]]
     if kind in SPLIT_KINDS:
+        if convention.splits:
+            fn = convention.wrap_split(fn, adapter, kind)
         return SplitRunner(kind, fn, adapter, values["att_dtype"], values["timeout"], values["pad_queries"],
                            values["none_means"])
     if not getattr(fn, "materialised", False):  # a worker's implementation: the worker applies the kind
         fn = wrap_kind(fn, kind)
-    fn = INPUT_CONVENTIONS[values["inputs"]].wrap(fn, adapter)
+    fn = convention.wrap(fn, adapter)
     return Runner(fn, adapter, spec.rule, values["pad_queries"], values["att_dtype"],
                   values["timeout"], values["none_means"])
 

@@ -3,6 +3,8 @@ token_type_ids)``, converted exactly from inputs the convention can express, wit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -75,7 +77,7 @@ def test_the_default_convention_keeps_pad_queries_masked():
 def test_a_convention_refuses_att_dtype_and_other_kinds():
     with pytest.raises(UsageError, match="--inputs paligemma"):
         check(paligemma_style, inputs="paligemma", att_dtype="int64", **FAST)
-    with pytest.raises(UsageError, match="--inputs applies to --kind mask"):
+    with pytest.raises(UsageError, match="--inputs paligemma applies to --kind mask"):
         check(paligemma_style, inputs="paligemma", kind="kv_cache", **FAST)
 
 
@@ -91,3 +93,30 @@ def test_each_convention_converts_what_it_expresses_exactly(example):
         allowed = mask if mask.dtype == bool else mask == 0
         expected = reference_mask(pad, att, pad_queries="free")
         np.testing.assert_array_equal(allowed & pad[:, :, None], expected & pad[:, :, None])
+
+
+CACHE_POSITION = Path(__file__).resolve().parents[1] / "fixtures" / "cache_position_masks.py"
+
+
+@pytest.mark.parametrize("kind", ["mask", "kv_cache", "incremental"])
+def test_transformers_convention_passes_a_right_cache_position_mask_for_every_kind(kind: str) -> None:
+    report = check(f"{CACHE_POSITION}:causal_mask", inputs="transformers", kind=kind, seed=2, max_examples=25,
+                   db="none")
+    assert report.passed, [(r.name, r.message) for r in report.failed]
+    assert report.options["layout"] == "causal" and report.options["pad_queries"] == "free"
+
+
+@pytest.mark.parametrize(("name", "kind"), [("off_by_one", "mask"), ("off_by_one", "incremental"),
+                                            ("ignores_the_cache_offset", "kv_cache"),
+                                            ("ignores_the_cache_offset", "incremental")])
+def test_transformers_convention_fails_wrong_cache_position_masks(name: str, kind: str) -> None:
+    report = check(f"{CACHE_POSITION}:{name}", inputs="transformers", kind=kind, seed=2, max_examples=25, db="none")
+    assert not report.passed
+    assert report.failed[0].counterexample is not None
+
+
+def test_transformers_convention_refuses_other_layouts_and_other_conventions_refuse_split_kinds() -> None:
+    with pytest.raises(UsageError, match="expresses --layout causal only"):
+        check(f"{CACHE_POSITION}:causal_mask", inputs="transformers", layout="prefix_lm")
+    with pytest.raises(UsageError, match="--inputs paligemma applies to --kind mask"):
+        check(f"{CACHE_POSITION}:causal_mask", inputs="paligemma", kind="kv_cache")
