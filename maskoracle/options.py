@@ -206,6 +206,17 @@ class Option:
     def flag(self, prefix: str = "--") -> str:
         return prefix + self.name.replace("_", "-")
 
+    def argument_keywords(self) -> dict[str, Any]:
+        """The keywords of ``add_argument`` / ``addoption`` for this (not a flag) option."""
+        keywords: dict[str, Any] = {"default": self.default, "help": self.help}
+        if self.choices is not None:
+            keywords["choices"] = self.choices
+        if self.parse is not None:
+            keywords["type"] = self.parse
+        if self.metavar is not None:
+            keywords["metavar"] = self.metavar
+        return keywords
+
     def check_value(self, value: Any, prefix: str = "--") -> Any:
         """The value as the checks use it; ``UsageError`` with a one-line message if it is not allowed."""
         if self.choices is not None:
@@ -282,14 +293,7 @@ def add_check_options(addoption: Callable[..., Any], prefix: str = "--") -> None
         if option.is_flag:
             addoption(option.flag(prefix), action="store_true", help=option.help)
             continue
-        keywords: dict[str, Any] = {"default": option.default, "help": option.help}
-        if option.choices is not None:
-            keywords["choices"] = option.choices
-        if option.parse is not None:
-            keywords["type"] = option.parse
-        if option.metavar is not None:
-            keywords["metavar"] = option.metavar
-        addoption(option.flag(prefix), **keywords)
+        addoption(option.flag(prefix), **option.argument_keywords())
 
 
 def options_from(get: Callable[[str], Any], prefix: str = "--") -> dict[str, Any]:

@@ -96,15 +96,9 @@ def run_gallery_command(args: argparse.Namespace) -> int:
 def _add_check_option(parser: argparse.ArgumentParser, name: str) -> None:
     """A check option as ``maskoracle check`` declares it (``maskoracle.options``), with the gallery's default."""
     option = OPTIONS_BY_NAME[name]
-    keywords: dict[str, Any] = {"default": DEFAULTS.get(name, option.default), "help": option.help}
+    keywords = option.argument_keywords()
     if name in DEFAULTS:
-        keywords["help"] += f"; in the gallery the default is {DEFAULTS[name]}"
-    if option.choices is not None:
-        keywords["choices"] = option.choices
-    if option.parse is not None:
-        keywords["type"] = option.parse
-    if option.metavar is not None:
-        keywords["metavar"] = option.metavar
+        keywords.update(default=DEFAULTS[name], help=f"{option.help}; in the gallery the default is {DEFAULTS[name]}")
     parser.add_argument(option.flag(), **keywords)
 
 
