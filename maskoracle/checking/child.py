@@ -28,7 +28,7 @@ from ..adapters.flex import wrap_kind
 from ..errors import UnreadableResult, UsageError, short_error
 from ..targets import load_target
 from .calling import CallTimeout, call_with_timeout, helper
-from .transport import Encoder, changed, decode, frame, read_exactly, shares_memory, snapshot, split
+from .transport import Encoder, changed, decode, frame, read_exactly, snapshot, split
 
 LENGTH = 8
 
@@ -45,6 +45,7 @@ class Server:
         self.loaded: tuple[str, str] | None = None
         self.previous: Any = None
         self.readiness: dict[str, Any] = {}
+        self.adapter: Any = None
         self.timeout = 0.0
 
     def handle(self, header: dict[str, Any], buffers: list[memoryview]) -> tuple[dict[str, Any], Encoder | None]:
@@ -79,7 +80,7 @@ class Server:
         """The framework imported (and its device tried) before any of the implementation's code runs, so that
         the time limit of importing the TARGET is the TARGET's own."""
         try:
-            get_adapter(self.framework, self.device)
+            self.adapter = get_adapter(self.framework, self.device)
         except UsageError as error:
             return {"usage_error": str(error)}
         return {"ok": True}
@@ -122,7 +123,8 @@ class Server:
             reply: dict[str, Any] = {"result": encoder.value(result)}
             reply["changed"] = {str(index): encoder.value(argument) for index, argument in enumerate(arguments)
                                 if changed(argument, before[index])}
-            reply["aliases"] = [shares_memory(result, argument) for argument in arguments]
+            # as the adapter judges it in one process (plans/contract.py's no_input_aliasing)
+            reply["aliases"] = [self.adapter.shares_memory(result, argument) for argument in arguments]
             if watched is not None and changed(watched, previous_before):
                 reply["previous"] = encoder.value(watched)
         except Exception as error:  # reading the result back raised (a tensor subclass, a device error)

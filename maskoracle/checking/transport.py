@@ -222,21 +222,6 @@ def changed(value: Any, before: Any) -> bool:
     return not np.array_equal(value, before)
 
 
-def shares_memory(result: Any, given: Any) -> bool:
-    """Whether ``result`` is (a view of) the same memory as ``given`` (numpy arrays and torch tensors)."""
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(result, torch.Tensor):
-        if isinstance(given, torch.Tensor):
-            return bool(result.numel() and given.numel() and result.device == given.device
-                        and result.untyped_storage().data_ptr() == given.untyped_storage().data_ptr())
-        return False
-    if isinstance(result, np.ndarray):
-        if torch is not None and isinstance(given, torch.Tensor) and given.device.type == "cpu":
-            given = given.detach().numpy()
-        return isinstance(given, np.ndarray) and bool(np.may_share_memory(result, given))
-    return False
-
-
 def write_into(target: Any, value: Any) -> None:
     """Make ``target`` (an array of this process) hold ``value``: what the worker's copy became in a call."""
     torch = sys.modules.get("torch")
