@@ -91,10 +91,8 @@ def smaller_death(runner: Runner, pad: np.ndarray, att: np.ndarray, death: str, 
     def dies(p: np.ndarray, a: np.ndarray) -> bool:
         nonlocal tries
         tries += 1
-        inputs = runner.adapter.inputs(p, a, runner.att_dtype) if runner.form is None else \
-            runner.adapter.inputs_in_form(p, a, runner.att_dtype, runner.form)
         try:
-            call_implementation(runner.fn, inputs, runner.timeout, "", None)
+            call_implementation(runner.fn, runner.framework_inputs(p, a), runner.timeout, "", None)
         except Aborted as again:
             return death_of(again.message) == death
         except Failure:
@@ -163,10 +161,7 @@ class Runner:
     def call(self, pad: np.ndarray, att: np.ndarray) -> Call:
         """Build the inputs, call the implementation under the time limit; ``Failure`` if it raised."""
         B, L = pad.shape
-        if self.form is None:
-            pad_in, att_in = self.adapter.inputs(pad, att, self.att_dtype)
-        else:
-            pad_in, att_in = self.adapter.inputs_in_form(pad, att, self.att_dtype, self.form)
+        pad_in, att_in = self.framework_inputs(pad, att)
         self.calls += 1
         try:
             result = call_implementation(self.fn, (pad_in, att_in), self.timeout, f"[B, L] = [{B}, {L}]",
@@ -178,6 +173,12 @@ class Runner:
             raise smaller_death(self, pad, att, death, aborted) from None
         self.returned += 1
         return Call(pad_in, att_in, result, getattr(self.fn, "last_aliases", None))
+
+    def framework_inputs(self, pad: np.ndarray, att: np.ndarray) -> tuple[Any, Any]:
+        """``(pad, att)`` built in the implementation's framework, in this runner's memory layout."""
+        if self.form is None:
+            return self.adapter.inputs(pad, att, self.att_dtype)
+        return self.adapter.inputs_in_form(pad, att, self.att_dtype, self.form)
 
     def call_or_none(self, pad: np.ndarray, att: np.ndarray) -> Call | None:
         """The call, or ``None`` if it raised: checks that judge behaviour around a call that worked."""
