@@ -276,6 +276,9 @@ CHECK_OPTIONS: tuple[Option, ...] = (
            parse=str, normalize=_dtypes, metavar="DTYPES", kinds=MASK_LIKE_KINDS),
     Option("nan_free", "fail attention_outputs on NaN in padded query rows too (they feed losses)", False,
            normalize=_flag, is_flag=True, kinds=MASK_LIKE_KINDS),
+    Option("exitfirst", "stop at the first failed check: the later ones are reported as not run (a faster red "
+           "gate; the selftest's mode, whose verdict is the first failed check)", False, normalize=_flag,
+           is_flag=True, in_report=False),
     Option("isolation", "process: the implementation runs in a worker process that cannot end, hang or flood "
            "the run (the default for a TARGET); in-process: in maskoracle's own process, for pdb (the default for "
            "a Python callable given to check())", "auto", choices=("auto", "process", "in-process")),

@@ -39,8 +39,8 @@ def check(
     database: a directory, a Redis URL, several comma-separated, or ``"none"``), ``max_shrink_seconds``,
     ``kind``, ``none_means`` (what a ``None`` result stands for: ``"fail"``, ``"causal"``, ``"unmasked"``),
     ``inputs`` (how ``fn`` takes its inputs: ``"pad_att"``, ``"paligemma"``, ``"gemma3"``;
-    ``maskoracle.adapters.conventions``), ``model_dtypes``, ``nan_free``, ``isolation`` and ``memory_limit``. ``checks`` restricts the run
-    to named checks (``check_names(spec)``); ``progress(name, result)`` is called before (result ``None``) and
+    ``maskoracle.adapters.conventions``), ``model_dtypes``, ``nan_free``, ``exitfirst`` (stop at the first failed
+    check), ``isolation`` and ``memory_limit``. ``checks`` restricts the run to named checks (``check_names(spec)``); ``progress(name, result)`` is called before (result ``None``) and
     after each; ``examples_progress(name, passed, planned)`` after each passing example of a random search.
     Raises ``UsageError`` for a bad option value; a misbehaving ``fn`` never raises, it fails checks (a
     ``KeyboardInterrupt`` it raises in this process stops the run, as Ctrl-C would).

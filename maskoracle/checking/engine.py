@@ -69,9 +69,9 @@ class CheckState:
 
 
 def run_fixed(state: CheckState, body: Callable[[MaskExample], None], inputs: Iterable[MaskExample],
-              shrink_budget_s: float = 0.0) -> CheckResult:
+              shrink_budget_s: float = 0.0, admits: Callable[[MaskExample], bool] | None = None) -> CheckResult:
     """A check over a fixed list of inputs: the first failure, cut to its fewest rows (and, with a
-    ``shrink_budget_s``, shrunk to its fewest tokens), is the counterexample."""
+    ``shrink_budget_s``, shrunk to its fewest tokens among the inputs that ``admits``), is the counterexample."""
     for example in inputs:
         try:
             body(example)
@@ -80,8 +80,11 @@ def run_fixed(state: CheckState, body: Callable[[MaskExample], None], inputs: It
         except Failure as failure:
             smaller = fewer_batch_rows(body, failure)
             if shrink_budget_s > 0:
-                smaller = shrink_failure(body, smaller, shrink_budget_s)
-            return state.result("failed", smaller.message, smaller.counterexample)
+                smaller = shrink_failure(body, smaller, shrink_budget_s, admits)
+            message = smaller.message
+            if shrink_budget_s > 0 and smaller.counterexample.shape[1] < example.shape[1]:
+                message += f" (shrunk from an input of [B, L] = {list(example.shape)})"
+            return state.result("failed", message, smaller.counterexample)
         state.count(example)
     if state.examples == 0:
         return state.result("skipped", "no input of this check fits the chosen --layout/--padding")
@@ -209,12 +212,14 @@ SEARCH_SECONDS_PER_EXAMPLE = 0.03
 
 
 def run_batched(state: CheckState, sampler: RowSampler, body: Callable[[MaskExample], None], run: RunSettings,
-                *, call_budget_s: float, coarse: bool = False) -> CheckResult:
+                *, call_budget_s: float, coarse: bool = False,
+                admits: Callable[[MaskExample], bool] | None = None) -> CheckResult:
     """Thousands of rows per call from ``sampler``, compared by ``body``; a failing row cut out and shrunk.
 
     The plan of calls (lengths, rows by the memory budget) comes from the seed; each call's rows shrink only when
     a call takes longer than ``call_budget_s``, and the search stops when its time cap is spent (a slow
     implementation gets fewer rows). ``coarse``: few shapes, rows in powers of two (JAX compiles per shape).
+    ``admits``: the inputs the shrinker may try (the run's families).
     """
     rng = np.random.default_rng(run.seed)
     cells_left = run.max_examples * SEARCH_CELLS_PER_EXAMPLE
@@ -237,7 +242,7 @@ def run_batched(state: CheckState, sampler: RowSampler, body: Callable[[MaskExam
         except Aborted as aborted:
             return state.result("failed", aborted.message, aborted.counterexample)
         except Failure as failure:
-            cut = shrink_failure(body, fewer_batch_rows(body, failure), run.shrink_budget_s)
+            cut = shrink_failure(body, fewer_batch_rows(body, failure), run.shrink_budget_s, admits)
             _save_found(run, state.name, cut.counterexample)
             B, L = cut.counterexample.shape
             return state.result("failed", f"{cut.message} (found by the batched search among {rows} rows of "

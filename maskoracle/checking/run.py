@@ -99,7 +99,7 @@ def run_in_process(fn: MaskFn, options: dict[str, Any], target: str | None = Non
         if progress:
             progress(unit.name, None)
         result = _skipped(unit, f"not run: {stopped}") if stopped else _run_one(unit, context)
-        stopped = stopped or _stop_reason(unit.name, result)
+        stopped = stopped or _stop_reason(unit.name, result, values["exitfirst"])
         report.checks.append(result)
         if progress:
             progress(unit.name, result)
@@ -214,8 +214,9 @@ def _run_one(unit: Check, context: Context) -> CheckResult:
     return result
 
 
-def _stop_reason(name: str, result: CheckResult) -> str | None:
-    """Why no later check can run after this result: a timeout, SystemExit, or an unreadable result."""
+def _stop_reason(name: str, result: CheckResult, exitfirst: bool = False) -> str | None:
+    """Why no later check can run after this result: a timeout, SystemExit, an unreadable result, or (with
+    ``--exitfirst``) any failure."""
     if result.status != "failed":
         return None
     if result.message.startswith("timed out"):
@@ -226,4 +227,6 @@ def _stop_reason(name: str, result: CheckResult) -> str | None:
         return f"{result.message.split(' during a call', 1)[0].split(';', 1)[0]} in {name}"
     if name == "output_format":
         return "output_format failed, so no other result can be read"
+    if exitfirst:
+        return f"--exitfirst, and {name} failed"
     return None

@@ -20,8 +20,10 @@ Body = Callable[[MaskExample], None]
 
 
 class _Shrinker:
-    def __init__(self, body: Body, failure: Failure, budget_s: float) -> None:
+    def __init__(self, body: Body, failure: Failure, budget_s: float,
+                 admits: Callable[[MaskExample], bool] | None = None) -> None:
         self.body = body
+        self.admits = admits
         self.best = failure
         self.deadline = time.perf_counter() + budget_s
         self.stopped = False  # the implementation timed out or stopped: keep what we have
@@ -41,8 +43,11 @@ class _Shrinker:
         """Whether ``(pad, att)`` still fails; if so it becomes the best failure."""
         if pad.shape[1] == 0 or pad.shape[0] == 0 or self.out_of_time():
             return False
+        example = MaskExample(np.ascontiguousarray(pad), np.ascontiguousarray(att))
+        if self.admits is not None and not self.admits(example):
+            return False  # outside the run's families: its failure would not be one the user asked about
         try:
-            self.body(MaskExample(np.ascontiguousarray(pad), np.ascontiguousarray(att)))
+            self.body(example)
         except Failure as failure:
             self.best = failure
             return True
@@ -79,10 +84,11 @@ class _Shrinker:
         return changed
 
 
-def shrink_failure(body: Body, failure: Failure, budget_s: float) -> Failure:
+def shrink_failure(body: Body, failure: Failure, budget_s: float,
+                   admits: Callable[[MaskExample], bool] | None = None) -> Failure:
     """The smallest failing input found from ``failure`` within ``budget_s`` seconds (``body`` raises
-    ``Failure`` on a failing input)."""
-    shrinker = _Shrinker(body, failure, budget_s)
+    ``Failure`` on a failing input), trying only inputs that ``admits`` (the run's --layout/--padding families)."""
+    shrinker = _Shrinker(body, failure, budget_s, admits)
     while not shrinker.out_of_time():
         changed = shrinker.delete_chunks(0)
         changed |= shrinker.delete_chunks(1)

@@ -45,6 +45,10 @@ class Inputs(Protocol):
     def device_examples(self) -> list[Any]:
         """Inputs for ``result_device``."""
 
+    def admits(self, example: Any) -> bool:
+        """Whether an input the shrinker made from one of these is still one the plan could draw (so that a
+        counterexample never leaves the families the options name); plans without such a test admit all."""
+
 
 @dataclass
 class Context:

@@ -190,7 +190,7 @@ def run_zoo_selftest(args: argparse.Namespace) -> int:
 
     out.line(f"maskoracle selftest: {len(entries)} zoo entries, seed {args.seed}")
     report = zoo_selftest.run_selftest(entries, max_examples=args.max_examples, seed=args.seed, progress=progress,
-                                       isolation=args.isolation)
+                                       isolation=args.isolation, jobs=args.jobs)
     median = report.median_seconds_to_kill()
     out.line(f"kill rate {report.kill_rate:.0%} ({sum(m.killed for m in report.bugs)}/{len(report.bugs)} bugs), "
              f"false alarms {report.false_alarms}, median time to kill "
@@ -230,6 +230,9 @@ def add_commands(commands: Any) -> None:
     selftest.add_argument("--isolation", choices=("process", "in-process"), default="process",
                           help="process (default): each entry's calls run in a worker process, as check runs a "
                                "TARGET; in-process: here (for debugging)")
+    selftest.add_argument("--jobs", type=positive_int, default=zoo_selftest.default_jobs(), metavar="N",
+                          help="entries checked at once, each job a process with its own worker (default: the "
+                               "CPU count, at most 4: %(default)s here)")
     selftest.add_argument("--readme", metavar="PATH",
                           help="rewrite the kill-rate table between the selftest markers of this README")
     selftest.set_defaults(handler=run_zoo_selftest)

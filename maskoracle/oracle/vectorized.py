@@ -24,8 +24,12 @@ def fast_reference_mask(
     att = np.asarray(att, dtype=bool)
     if spec == "block_causal":
         block = np.cumsum(att, axis=1, dtype=np.int32)  # exact up to 2**31 blocks
-        mask = block[:, None, :] <= block[:, :, None]
-    elif spec == "rowwise":
+        # Padding folded into the ids, so that one broadcast comparison gives the mask: a padded key gets an id
+        # above every query's, and (queries masked) a padded query an id below every key's.
+        key = np.where(pad, block, np.iinfo(np.int32).max)
+        query = np.where(pad, block, -1) if pad_queries == "masked" else block
+        return key[:, None, :] <= query[:, :, None]
+    if spec == "rowwise":
         L = pad.shape[1]
         mask = (~att)[:, :, None] | np.tri(L, dtype=bool)[None]
     else:

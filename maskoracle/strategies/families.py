@@ -7,7 +7,6 @@ they fit) and enumerate every ``(pad, att)`` pair of a length (the exhaustive ch
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,9 +42,9 @@ def fits_padding(pad: Sequence[bool], padding: str) -> bool:
 
 
 def fits(example: MaskExample, layout: str, padding: str) -> bool:
-    """Whether every row of a batch fits both families."""
-    return all(fits_layout(tuple(row), layout) for row in example.att_masks) and \
-        all(fits_padding(tuple(row), padding) for row in example.pad_masks)
+    """Whether every row of a batch fits both families (``fits_layout`` and ``fits_padding`` of each row)."""
+    att, pad = np.asarray(example.att_masks, dtype=bool), np.asarray(example.pad_masks, dtype=bool)
+    return bool(_rows_fit_layout(att, layout).all() and _rows_fit_padding(pad, padding).all())
 
 
 def bit_rows(text: str) -> np.ndarray:
@@ -54,12 +53,43 @@ def bit_rows(text: str) -> np.ndarray:
 
 
 def every_input(length: int, layout: str = "any", padding: str = "any") -> MaskExample:
-    """Every ``(pad, att)`` pair of ``length`` that fits the families, as one batch (pad-major order)."""
-    rows = [(pad, att)
-            for pad in itertools.product((False, True), repeat=length) if fits_padding(pad, padding)
-            for att in itertools.product((False, True), repeat=length) if fits_layout(att, layout)]
-    return MaskExample(np.array([row[0] for row in rows], dtype=bool).reshape(len(rows), length),
-                       np.array([row[1] for row in rows], dtype=bool).reshape(len(rows), length))
+    """Every ``(pad, att)`` pair of ``length`` that fits the families, as one batch (pad-major order, each part
+    in ``itertools.product((False, True), repeat=length)`` order). Vectorised: the 87,380 inputs up to L = 8
+    take milliseconds, not the tenth of a second a loop over ``fits_layout`` takes."""
+    rows = (np.arange(1 << length)[:, None] >> np.arange(length - 1, -1, -1)) & 1 == 1
+    pads = rows[_rows_fit_padding(rows, padding)]
+    atts = rows[_rows_fit_layout(rows, layout)]
+    return MaskExample(np.repeat(pads, len(atts), axis=0), np.tile(atts, (len(pads), 1)))
+
+
+def _never_rises(rows: np.ndarray) -> np.ndarray:
+    return ~(~rows[:, :-1] & rows[:, 1:]).any(axis=1)  # no 0 followed by a 1
+
+
+def _never_falls(rows: np.ndarray) -> np.ndarray:
+    return ~(rows[:, :-1] & ~rows[:, 1:]).any(axis=1)  # no 1 followed by a 0
+
+
+def _rows_fit_layout(rows: np.ndarray, layout: str) -> np.ndarray:
+    """``fits_layout`` of every row of a bool ``[N, L]`` array at once."""
+    if layout in ("any", "blocks"):
+        return np.ones(len(rows), dtype=bool)
+    if layout == "causal":
+        return np.asarray(rows.all(axis=1))
+    if layout == "bidirectional":
+        return np.asarray(~rows.any(axis=1))
+    if layout == "prefix_lm":
+        return _never_falls(rows)
+    return np.zeros(len(rows), dtype=bool)
+
+
+def _rows_fit_padding(rows: np.ndarray, padding: str) -> np.ndarray:
+    """``fits_padding`` of every row of a bool ``[N, L]`` array at once."""
+    if padding == "any":
+        return np.ones(len(rows), dtype=bool)
+    if padding == "none":
+        return np.asarray(rows.all(axis=1))
+    return _never_rises(rows) if padding == "right" else _never_falls(rows)
 
 
 def fitting_pad(row: Sequence[bool], padding: str) -> list[bool]:

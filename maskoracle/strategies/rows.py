@@ -140,33 +140,32 @@ def _model_rows(rng: np.random.Generator, layout: str, rows: int, L: int,
 # The families of padding="any", in the order of ``_internal._pad_row``, plus a run of padding in the middle of a
 # row (packed sequences, a padded language segment inside a longer prefix). Weights favour the common ones.
 PAD_FAMILY_WEIGHTS = np.array([0.2, 0.25, 0.15, 0.1, 0.05, 0.05, 0.2])
+SCATTERED, MIDDLE_RUN = 3, 6
 
 
 def _pad_rows(rng: np.random.Generator, padding: str, rows: int, L: int) -> np.ndarray:
     positions = np.arange(L)[None, :]
-    real = rng.integers(0, L + 1, rows)[:, None]
+    real = rng.integers(0, L + 1, rows)
     if padding == "none":
         return np.ones((rows, L), dtype=bool)
     if padding == "right":
-        return positions < real
+        return positions < real[:, None]
     if padding == "left":
-        return positions >= L - real
-    family = rng.choice(len(PAD_FAMILY_WEIGHTS), size=rows, p=PAD_FAMILY_WEIGHTS)[:, None]
-    lone = rng.integers(0, L, rows)[:, None]
-    run_start = rng.integers(0, L, rows)[:, None]
-    run_end = run_start + 1 + (rng.random((rows, 1)) * (L - run_start)).astype(int)
-    choices = [
-        np.ones((rows, L), dtype=bool),
-        positions < real,
-        positions >= L - real,
-        rng.random((rows, L)) < 0.5,
-        np.zeros((rows, L), dtype=bool),
-        positions == lone,
-        (positions < run_start) | (positions >= run_end),
-    ]
-    pad = np.zeros((rows, L), dtype=bool)
-    for index, choice in enumerate(choices):
-        pad = np.where(family == index, choice, pad)
+        return positions >= L - real[:, None]
+    family = rng.choice(len(PAD_FAMILY_WEIGHTS), size=rows, p=PAD_FAMILY_WEIGHTS)
+    lone = rng.integers(0, L, rows)
+    run_start = rng.integers(0, L, rows)
+    run_end = run_start + 1 + (rng.random(rows) * (L - run_start)).astype(int)
+    # Every family but the scattered one is a run [low, high) of real tokens, or of padding (the middle run):
+    # one row of bounds per family, in PAD_FAMILY_WEIGHTS' order, picked per row, then one pass over the cells.
+    everywhere, nowhere = np.zeros(rows, dtype=int), np.full(rows, L)
+    low = np.stack([everywhere, everywhere, L - real, everywhere, everywhere, lone, run_start])
+    high = np.stack([nowhere, real, nowhere, nowhere, everywhere, lone + 1, run_end])
+    picked = np.arange(rows)
+    inside = (positions >= low[family, picked][:, None]) & (positions < high[family, picked][:, None])
+    pad = inside ^ (family == MIDDLE_RUN)[:, None]
+    scattered = family == SCATTERED
+    pad[scattered] = rng.random((int(scattered.sum()), L)) < 0.5
     return pad
 
 

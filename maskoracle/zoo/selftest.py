@@ -6,9 +6,14 @@ by which check first, after how many examples and seconds, and the size of the s
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.util
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,31 +121,101 @@ def run_selftest(
     seed: int = 0,
     progress: Callable[[ZooEntry, MutantResult | None], None] | None = None,
     isolation: str = "process",
+    jobs: int = 1,
 ) -> SelftestReport:
-    """Run the default check (seeded, so a run can be repeated) on each entry; see ``SelftestReport``.
+    """Run the default check (seeded, so a run can be repeated; ``--exitfirst``) on each entry; see
+    ``SelftestReport``.
 
     With ``isolation="process"`` each entry's calls run in a worker process, as ``maskoracle check`` runs a
-    TARGET (one worker, kept warm from entry to entry); ``"in-process"`` calls them here."""
+    TARGET (one worker, kept warm from entry to entry); ``"in-process"`` calls them here. ``jobs`` > 1 checks
+    that many entries at once, each job a process of its own (spawned, with its own warm worker); the report
+    keeps the zoo's order, ``progress`` is called as entries finish."""
     started = time.perf_counter()
-    report = SelftestReport()
-    worker = Worker(default_memory_limit()) if isolation == "process" else None
-    try:
-        for entry in entries if entries is not None else zoo_entries():
-            if progress:
-                progress(entry, None)
-            result = _run_entry(entry, max_examples, seed, worker)
-            report.mutants.append(result)
-            if progress:
-                progress(entry, result)
-    finally:
-        if worker is not None:
-            worker.close()
+    entries = list(entries if entries is not None else zoo_entries())
+    if jobs > 1 and len(entries) > 1 and all(entry.name in _zoo_names() for entry in entries):
+        results = _run_in_jobs(entries, max_examples, seed, progress, isolation, jobs)
+    else:
+        results = []
+        worker = Worker(default_memory_limit()) if isolation == "process" else None
+        try:
+            for entry in entries:
+                if progress:
+                    progress(entry, None)
+                results.append(_run_entry(entry, max_examples, seed, worker))
+                if progress:
+                    progress(entry, results[-1])
+        finally:
+            if worker is not None:
+                worker.close()
+    report = SelftestReport(results)
     report.elapsed_s = time.perf_counter() - started
     return report
 
 
+def default_jobs() -> int:
+    """The command's default ``--jobs``: one per CPU this process may use, at most 4 (each job holds a framework
+    twice in memory: its own process and its worker)."""
+    return max(1, min(4, _usable_cpus()))
+
+
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _zoo_names() -> set[str]:
+    return {entry.name for entry in zoo_entries()}
+
+
+def _run_in_jobs(entries: list[ZooEntry], max_examples: int | None, seed: int,
+                 progress: Callable[[ZooEntry, MutantResult | None], None] | None, isolation: str,
+                 jobs: int) -> list[MutantResult]:
+    """The entries checked ``jobs`` at a time in spawned processes (never forked: torch and JAX state is not
+    copied); results in the entries' order. The right-by-another-route entries go first: they run every check
+    (a bug stops at its first failed one), so they are the long ones, and the jobs end closer together."""
+    context = multiprocessing.get_context("spawn")
+    results: dict[str, MutantResult] = {}
+    jobs = min(jobs, len(entries))
+    # The jobs share the CPUs: each job's frameworks get its share of threads (idle OpenMP threads spin, and
+    # two jobs of two threads each on two cores took as long as one job), unless the user chose a number.
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, _usable_cpus() // jobs))
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_job,
+                             initargs=(isolation, threads)) as pool:
+        first = sorted(entries, key=lambda entry: not entry.equivalent)
+        pending = {pool.submit(_job_entry, entry.name, max_examples, seed): entry for entry in first}
+        if progress:
+            for entry in entries:
+                progress(entry, None)
+        for done in as_completed(pending):
+            entry = pending[done]
+            results[entry.name] = done.result()
+            if progress:
+                progress(entry, results[entry.name])
+    return [results[entry.name] for entry in entries]
+
+
+_JOB_WORKER: list[Worker | None] = []  # the worker of this job process (spawned by _run_in_jobs)
+
+
+def _start_job(isolation: str, threads: str) -> None:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = threads  # this process and its worker
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(threads))
+    worker = Worker(default_memory_limit()) if isolation == "process" else None
+    _JOB_WORKER.append(worker)
+    if worker is not None:
+        # Closed when the pool ends this process (multiprocessing runs its finalizers before exiting).
+        multiprocessing.util.Finalize(worker, worker.close, exitpriority=10)
+
+
+def _job_entry(name: str, max_examples: int | None, seed: int) -> MutantResult:
+    entry = next(entry for entry in zoo_entries() if entry.name == name)
+    return _run_entry(entry, max_examples, seed, _JOB_WORKER[0])
+
+
 def _run_entry(entry: ZooEntry, max_examples: int | None, seed: int, worker: Worker | None) -> MutantResult:
-    options = {"framework": entry.framework, "max_examples": max_examples, "seed": seed, **entry.options}
+    # The verdict is the first failed check, so the checks after it are not run (--exitfirst).
+    options = {"framework": entry.framework, "max_examples": max_examples, "seed": seed, "exitfirst": True,
+               **entry.options}
     try:
         if worker is not None:
             checked = check_isolated(entry.target, worker=worker, **options)

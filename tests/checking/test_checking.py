@@ -116,6 +116,22 @@ def test_integer_result_fails_output_format_and_stops() -> None:
     assert all(r.status == "skipped" for r in report.checks[1:])
 
 
+def test_exitfirst_stops_at_the_first_failed_check_and_says_so() -> None:
+    full = check(zoo.strict_less, **FAST)
+    first = check(zoo.strict_less, exitfirst=True, **FAST)
+    assert len(full.failed) > 1  # without it, every later check runs and several fail
+    assert [r.name for r in first.failed] == [full.failed[0].name]
+    at = [r.name for r in first.checks].index(full.failed[0].name)
+    later = first.checks[at + 1:]
+    assert later and all(r.status == "skipped" for r in later)
+    assert later[0].message == f"not run: --exitfirst, and {full.failed[0].name} failed"
+    # SPEC's worked example that failed is shrunk, so the one counterexample shown is as small as any later one
+    assert first.failed[0].counterexample.shape == (1, 1), first.failed[0].message
+    assert "shrunk from an input of [B, L] = [1, 6]" in first.failed[0].message
+    assert not first.passed
+    assert check(torch_impl.block_causal, exitfirst=True, **FAST).passed  # nothing to stop at: every check runs
+
+
 @pytest.mark.parametrize("fn, kwargs, length", [
     (zoo.int8_blocks, {}, 128),
     (zoo.bfloat16_blocks, {}, 257),

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from maskoracle.adapters import get_adapter
 from maskoracle.checking.engine import CheckState, RunSettings, run_batched
+from maskoracle.checking.plans.mask import MaskInputs
 from maskoracle.checking.results import Counterexample, Failure
 from maskoracle.checking.runner import Runner
 from maskoracle.checking.shrink import shrink_failure
@@ -67,6 +69,37 @@ def test_the_shrinker_deletes_tokens_and_clears_bits() -> None:
     smallest = shrink_failure(body, Failure("start", _counterexample(start)), budget_s=10.0)
     assert smallest.counterexample.shape == (1, 3)
     assert smallest.counterexample.att.all() and smallest.counterexample.pad.all()
+
+
+def test_the_shrinker_tries_only_inputs_the_families_admit() -> None:
+    def body(example: MaskExample) -> None:
+        if example.pad_masks.shape[1] >= 2:
+            raise Failure("two tokens or more", Counterexample(example.pad_masks.copy(), example.att_masks.copy()))
+
+    start = MaskExample(np.array([[True, True, True, False, False]]), np.ones((1, 5), dtype=bool))
+    free = shrink_failure(body, Failure("start", Counterexample(start.pad_masks, start.att_masks)), budget_s=10.0)
+    assert not free.counterexample.att.all()  # unguarded, it clears att bits (out of --layout causal)
+    causal_right = MaskInputs("causal", "right")
+    kept = shrink_failure(body, Failure("start", Counterexample(start.pad_masks, start.att_masks)), budget_s=10.0,
+                          admits=causal_right.admits)
+    assert kept.counterexample.shape == (1, 2)
+    assert kept.counterexample.att.all()
+    assert causal_right.admits(MaskExample(kept.counterexample.pad, kept.counterexample.att))
+
+
+def test_a_causal_only_bug_keeps_a_causal_counterexample_under_layout_causal() -> None:
+    # Ignores att (causal for every token) and attends padded keys: under --layout causal only the padding is
+    # wrong. Shrunk freely, the batched search's failure lost its att bits and blamed the causal mask instead.
+    def attends_padded_keys(pad, att):
+        B, L = pad.shape
+        return torch.ones(L, L, dtype=torch.bool).tril()[None].expand(B, L, L) & pad[:, :, None]
+
+    runner = Runner(attends_padded_keys, get_adapter("torch", "cpu"), "block_causal", "masked", "bool", 10.0)
+    result = run_batched(CheckState("equivalence"), RowSampler("causal", "any"), runner.compare_example, RUN,
+                         call_budget_s=5.0, admits=MaskInputs("causal", "any").admits)
+    assert result.status == "failed" and result.counterexample is not None
+    assert result.counterexample.shape == (1, 2)
+    assert result.counterexample.att.all() and not result.counterexample.pad.all(), result.message
 
 
 def test_a_failure_the_batched_search_found_is_saved_and_replayed_first(tmp_path) -> None:

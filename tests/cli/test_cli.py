@@ -375,6 +375,19 @@ def test_counterexamples_are_shrunk_to_one_batch_row(capsys, tmp_path):
         assert (example["pad"], example["att"]) == ([[1, 0]], [[0, 0]]), name
 
 
+def test_exitfirst_flag_stops_after_the_first_failed_check(capsys, tmp_path):
+    path = write_module(tmp_path, "keys_only.py", KEYS_ONLY_NUMPY)
+    report_path = tmp_path / "report.json"
+    code, _, _ = run_cli(capsys, "check", f"{path}:block_causal", "--framework", "numpy", "--max-examples", "20",
+                         "--seed", "2", "--exitfirst", "--json", str(report_path))
+    assert code == 1
+    checks = json.loads(report_path.read_text(encoding="utf-8"))["checks"]
+    failed = [c["name"] for c in checks if c["passed"] is False]
+    assert len(failed) == 1
+    after = checks[[c["name"] for c in checks].index(failed[0]) + 1:]
+    assert after and all(c["status"] == "skipped" and "--exitfirst" in c["message"] for c in after)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # usage errors: exit 2, one line on stderr, no traceback
 

@@ -81,6 +81,18 @@ def test_cli_selftest_subset_json_and_exit_status(tmp_path, capsys) -> None:
     assert "kill rate 100%" in capsys.readouterr().out
 
 
+def test_jobs_give_the_verdicts_of_one_job_in_the_zoo_order(selftest) -> None:
+    names = ["strict_less", "correct_bool_4d", "int8_blocks", "numpy_correct_big_vision_port", "cumsum_in_place"]
+    entries = [entry for entry in zoo_entries() if entry.name in names]
+    finished = []
+    report = run_selftest(entries, seed=0, jobs=2, progress=lambda entry, result: result and finished.append(entry.name))
+    verdict = {m.name: (m.killed, m.check, m.counterexample_size, m.examples) for m in selftest.mutants}
+    assert [m.name for m in report.mutants] == [entry.name for entry in entries]
+    assert sorted(finished) == sorted(names)
+    assert {m.name: (m.killed, m.check, m.counterexample_size, m.examples) for m in report.mutants} == \
+        {name: verdict[name] for name in names}
+
+
 def test_cli_selftest_unknown_entry_is_a_usage_error(capsys) -> None:
     assert main(["selftest", "--only", "nope"]) == 2
     assert capsys.readouterr().err.strip() == "maskoracle selftest: error: --only: no zoo entry named 'nope'"

@@ -83,7 +83,8 @@ def _property(body_for: Any, reads_context: bool = False) -> Any:
             result = run_property(state, context.inputs.small(), body, context.run, context.few)
             if result.status != "passed":
                 return result
-            return run_fixed(state, body, long_behaviour_inputs(context), context.run.shrink_budget_s)
+            return run_fixed(state, body, long_behaviour_inputs(context), context.run.shrink_budget_s,
+                             context.inputs.admits)
 
         return _judged_on_some_call(context.mask_runner, small_then_long)
 
@@ -227,7 +228,7 @@ def _input_forms(context: Context, state: CheckState) -> CheckResult:
                 failure.counterexample.note = f"inputs given as {form} views"
                 raise Failure(f"inputs as {form} views: {failure.message}", failure.counterexample) from None
 
-        result = run_fixed(state, body, inputs, context.run.shrink_budget_s)
+        result = run_fixed(state, body, inputs, context.run.shrink_budget_s, context.inputs.admits)
         if result.status == "failed":
             return result
     return state.result("passed", f"inputs as {', '.join(forms)} views")

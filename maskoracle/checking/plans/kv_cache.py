@@ -104,6 +104,9 @@ class KvCacheInputs:
     def device_examples(self) -> list[SplitExample]:
         return [_split_example("11110", "00000", "111", "110", self.family, self.padding)]
 
+    def admits(self, example: Any) -> bool:
+        return True  # split inputs are not shrunk token by token
+
 
 class DecodingInputs(KvCacheInputs):
     """A prompt and tokens decoded one at a time: ``SplitExample(pad, att, prompt_length)``."""

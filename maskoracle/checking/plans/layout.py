@@ -80,6 +80,9 @@ class LayoutInputs:
     def device_examples(self) -> list[MaskExample]:
         return [self.first()]
 
+    def admits(self, example: MaskExample) -> bool:
+        return True  # segment patterns are not tested here: the shrinker keeps deleting tokens freely
+
 
 def _layout_examples(context: Context, state: CheckState) -> CheckResult:
     inputs = context.inputs.fixed()

@@ -25,7 +25,13 @@ from ...strategies import (
     mask_examples,
     realistic_examples,
 )
-from ...strategies.families import GENERIC_LAYOUTS, bit_rows, every_input, fits, fitting_example
+from ...strategies.families import (
+    GENERIC_LAYOUTS,
+    bit_rows,
+    every_input,
+    fits,
+    fitting_example,
+)
 from ...strategies.rows import RowSampler, long_batches
 from ..engine import CheckState, replay_found, run_batched, run_fixed, run_property, small_regime
 from ..results import Aborted, CheckResult, Failure
@@ -105,6 +111,13 @@ class MaskInputs:
             fitting_example(bit_rows("111110"), bit_rows("000111"), self.family, self.padding),
             fitting_example(np.ones((2, 3), dtype=bool), np.ones((2, 3), dtype=bool), self.family, self.padding)])
 
+    def admits(self, example: MaskExample) -> bool:
+        """In the --padding family, in the --layout family (a model layout's pattern is not tested: its failures
+        shrink to any shorter input, as before), and as the --inputs convention expresses it."""
+        if not fits(example, self.family if self.family in GENERIC_LAYOUTS else "any", self.padding):
+            return False
+        return self.convention.is_default or np.array_equal(self.express(example).att_masks, example.att_masks)
+
 
 # --- checks shared by every plan -----------------------------------------------------------------------------
 
@@ -129,7 +142,10 @@ def _compare(context: Context) -> Any:
 
 
 def _spec_examples(context: Context, state: CheckState) -> CheckResult:
-    return run_fixed(state, _compare(context), context.inputs.fixed())
+    """SPEC's worked examples; a failing one is shrunk (within the families) to a minimal counterexample, so that
+    a run stopped there (--exitfirst) shows one as small as the later checks would."""
+    shrink = context.run.shrink_budget_s if isinstance(context.inputs, MaskInputs) else 0.0
+    return run_fixed(state, _compare(context), context.inputs.fixed(), shrink, context.inputs.admits)
 
 
 # Frameworks that compile once per input shape (JAX) pay ~0.15 s for each new (B, L): their Hypothesis examples
@@ -182,7 +198,7 @@ def _shorter(context: Context, result: CheckResult) -> CheckResult:
     try:
         _compare(context)(MaskExample(found.pad, found.att))
     except Failure as failure:
-        smaller = shrink_failure(_compare(context), failure, context.run.shrink_budget_s)
+        smaller = shrink_failure(_compare(context), failure, context.run.shrink_budget_s, context.inputs.admits)
         return replace(result, message=smaller.message, counterexample=smaller.counterexample)
     except Aborted:
         pass
@@ -203,7 +219,7 @@ def _equivalence(context: Context, state: CheckState) -> CheckResult:
         # hundreds of thousands), then the Hypothesis search's verdict stands or the batched one's failure.
         coarse = context.runner.adapter.compiles_per_shape or context.options["kind"] in FLEX_KINDS
         result = run_batched(state, sampler, _compare(context), context.run, coarse=coarse,
-                             call_budget_s=max(0.05, context.options["timeout"] / 8))
+                             call_budget_s=max(0.05, context.options["timeout"] / 8), admits=context.inputs.admits)
     found = result.counterexample
     small = context.inputs.small()
     if small is not None and result.status == "failed" and found is not None and found.shape[1] > SMALL_MAX_LENGTH:
