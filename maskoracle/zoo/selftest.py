@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.util
 import os
+import pickle
 import statistics
 import sys
 import time
@@ -132,7 +133,7 @@ def run_selftest(
     keeps the zoo's order, ``progress`` is called as entries finish."""
     started = time.perf_counter()
     entries = list(entries if entries is not None else zoo_entries())
-    if jobs > 1 and len(entries) > 1 and all(entry.name in _zoo_names() for entry in entries):
+    if jobs > 1 and len(entries) > 1 and _travel(entries):
         results = _run_in_jobs(entries, max_examples, seed, progress, isolation, jobs)
     else:
         results = []
@@ -162,8 +163,13 @@ def _usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _zoo_names() -> set[str]:
-    return {entry.name for entry in zoo_entries()}
+def _travel(entries: list[ZooEntry]) -> bool:
+    """Whether the entries can be sent to job processes as they are (their functions pickle by name)."""
+    try:
+        pickle.dumps(entries)
+    except Exception:  # a lambda or a local function: checked here, one entry after another
+        return False
+    return True
 
 
 def _run_in_jobs(entries: list[ZooEntry], max_examples: int | None, seed: int,
@@ -181,7 +187,7 @@ def _run_in_jobs(entries: list[ZooEntry], max_examples: int | None, seed: int,
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_job,
                              initargs=(isolation, threads)) as pool:
         first = sorted(entries, key=lambda entry: not entry.equivalent)
-        pending = {pool.submit(_job_entry, entry.name, max_examples, seed): entry for entry in first}
+        pending = {pool.submit(_job_entry, entry, max_examples, seed): entry for entry in first}
         if progress:
             for entry in entries:
                 progress(entry, None)
@@ -207,8 +213,7 @@ def _start_job(isolation: str, threads: str) -> None:
         multiprocessing.util.Finalize(worker, worker.close, exitpriority=10)
 
 
-def _job_entry(name: str, max_examples: int | None, seed: int) -> MutantResult:
-    entry = next(entry for entry in zoo_entries() if entry.name == name)
+def _job_entry(entry: ZooEntry, max_examples: int | None, seed: int) -> MutantResult:
     return _run_entry(entry, max_examples, seed, _JOB_WORKER[0])
 
 
