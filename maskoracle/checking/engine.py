@@ -131,9 +131,6 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
             if run.on_example is not None:
                 run.on_example(state.name, state.examples, budget)
 
-    # Hypothesis keys saved examples by the test function; ours is the same function for every target and
-    # check, so the key gets what tells them apart (the hook Hypothesis's own stateful testing uses).
-    prop._hypothesis_internal_add_digest = f"{run.key}/{state.name}".encode()  # type: ignore[attr-defined]
     if run.database is None:
         prop = hypothesis_seed(run.seed)(prop)
     else:
@@ -148,6 +145,10 @@ def run_property(state: CheckState, strategy: Any, body: Callable[[MaskExample],
         report_multiple_bugs=False,
         print_blob=False,
     )(prop))
+    # Hypothesis keys saved examples by a digest of the test function's source (read from disk and tokenized on
+    # every run, and changed by any edit of this file: an upgrade would lose a campaign's saved failures). The
+    # key is the target, options and check instead (the attribute hypothesis.find sets).
+    test._hypothesis_internal_database_key = f"{run.key}/{state.name}".encode()  # type: ignore[attr-defined]
     try:
         test()
     except Failure as failure:

@@ -35,6 +35,16 @@ def mark(value: Any) -> str:
     return "✓" if bool(value) else "✗"
 
 
+def equal_masks(expected: np.ndarray, actual: np.ndarray) -> bool:
+    """Whether two bool masks are equal, eight cells at a time where both are contiguous (the batched search
+    compares tens of millions of cells a run). ``False`` may also mean "not the same bytes": a caller that
+    locates the differing cells finds none then."""
+    if expected.shape == actual.shape and expected.dtype == actual.dtype == np.bool_ and expected.size % 8 == 0 \
+            and expected.flags.c_contiguous and actual.flags.c_contiguous:
+        return bool(np.array_equal(expected.reshape(-1).view(np.uint64), actual.reshape(-1).view(np.uint64)))
+    return bool(np.array_equal(expected, actual))
+
+
 def first_difference(differ: np.ndarray) -> tuple[int, int, int]:
     """``(b, query, key)`` of the first True cell of a bool ``[B, Q, K]``."""
     b, query, key = (int(x) for x in np.argwhere(differ)[0])
@@ -229,6 +239,8 @@ class Runner:
         compared = self.compared_rows(pad)
         for head in range(heads.shape[1]):
             actual = heads[:, head]
+            if equal_masks(expected, actual):
+                continue
             differ = np.not_equal(expected, actual)
             if self.pad_queries == "free":  # else every row is compared: no pass over the cells to mask none out
                 differ &= compared[:, :, None]

@@ -15,7 +15,8 @@ import numpy as np
 def fast_reference_mask(
     pad: np.ndarray, att: np.ndarray, spec: Any = "block_causal", pad_queries: str = "masked"
 ) -> np.ndarray:
-    """``reference_mask`` for bool ``[B, L]`` numpy arrays, by broadcasting. Block ids are int32 cumsums."""
+    """``reference_mask`` for bool ``[B, L]`` numpy arrays, by broadcasting. Block ids are cumsums in int16 while
+    L < 32,767 (exact: an id is at most L; the comparison then runs twice as fast as in int32), else int32."""
     if not isinstance(spec, str):  # a grouped Layout: att holds segment ids
         return fast_group_rule_mask(pad, att, spec, pad_queries)
     if pad_queries not in ("masked", "free"):
@@ -23,10 +24,11 @@ def fast_reference_mask(
     pad = np.asarray(pad, dtype=bool)
     att = np.asarray(att, dtype=bool)
     if spec == "block_causal":
-        block = np.cumsum(att, axis=1, dtype=np.int32)  # exact up to 2**31 blocks
+        ids = np.int16 if att.shape[1] < np.iinfo(np.int16).max else np.int32
+        block = np.cumsum(att, axis=1, dtype=ids)
         # Padding folded into the ids, so that one broadcast comparison gives the mask: a padded key gets an id
         # above every query's, and (queries masked) a padded query an id below every key's.
-        key = np.where(pad, block, np.iinfo(np.int32).max)
+        key = np.where(pad, block, np.iinfo(ids).max)
         query = np.where(pad, block, -1) if pad_queries == "masked" else block
         return key[:, None, :] <= query[:, :, None]
     if spec == "rowwise":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple, Optional
 
@@ -61,11 +62,22 @@ def _as_int_strategy(value: Any, argument: str, low: int, high: int) -> st.Searc
     return st.just(value)
 
 
+@functools.lru_cache(maxsize=4096)
+def _integers(low: int, high: int) -> st.SearchStrategy[int]:
+    """``st.integers(low, high)``, built once per range: the draws of one example ask for a dozen strategies,
+    and Hypothesis's own strategy cache (a Python LRU) cost more than drawing from them."""
+    return st.integers(low, high)
+
+
+BOOLEANS = st.booleans()
+BLOCK_COUNTS = st.sampled_from(BLOCK_COUNT_BOUNDARIES)
+
+
 def _bits(draw: Callable, length: int) -> list[bool]:
     """``length`` random bits from one integer: cheap to draw, and shrinks towards all-zero rows."""
     if length == 0:
         return []
-    value = draw(st.integers(0, 2**length - 1))
+    value = draw(_integers(0, 2**length - 1))
     return [bool((value >> position) & 1) for position in range(length)]
 
 
@@ -92,7 +104,7 @@ def _att_bidirectional(draw: Callable, length: int, segments: Segments = None) -
 
 
 def _att_prefix_lm(draw: Callable, length: int, segments: Segments = None) -> LayoutRow:
-    prefix = draw(st.integers(0, length))
+    prefix = draw(_integers(0, length))
     return [False] * prefix + [True] * (length - prefix), None, None
 
 
@@ -105,7 +117,7 @@ def _att_blocks(draw: Callable, length: int, segments: Segments = None) -> Layou
 
 def _right_padded(draw: Callable, length: int) -> Row:
     """A segment of ``length`` tokens whose real part is a drawn prefix (language or token segments)."""
-    real = draw(st.integers(0, length))
+    real = draw(_integers(0, length))
     return [True] * real + [False] * (length - real)
 
 
@@ -113,7 +125,7 @@ def _split(draw: Callable, total: int, parts: int) -> list[int]:
     """Split ``total`` tokens into ``parts`` segments, each at least 1 (``total >= parts``)."""
     sizes = [1] * parts
     for _ in range(total - parts):
-        sizes[draw(st.integers(0, parts - 1))] += 1
+        sizes[draw(_integers(0, parts - 1))] += 1
     return sizes
 
 
@@ -209,7 +221,7 @@ def _all_padding(draw: Callable, length: int) -> Row:
 
 
 def _lone_real(draw: Callable, length: int) -> Row:
-    lone = draw(st.integers(0, max(0, length - 1)))
+    lone = draw(_integers(0, max(0, length - 1)))
     return [position == lone for position in range(length)]  # one real token among padding
 
 
@@ -233,7 +245,7 @@ def _pad_row(draw: Callable, padding: str, length: int) -> Row:
         return _right_padded(draw, length)
     if padding == "left":
         return _left_padded(draw, length)
-    family = draw(st.integers(0, len(ANY_PADDING_FAMILIES) - 1))
+    family = draw(_integers(0, len(ANY_PADDING_FAMILIES) - 1))
     return ANY_PADDING_FAMILIES[family][1](draw, length)
 
 
@@ -241,9 +253,9 @@ def _pad_row(draw: Callable, padding: str, length: int) -> Row:
 
 def _long_length(draw: Callable, layout: str) -> int:
     """A length whose block count (for layouts with many 1s) sits on a boundary of SPEC §7."""
-    blocks = draw(st.sampled_from(BLOCK_COUNT_BOUNDARIES))
+    blocks = draw(BLOCK_COUNTS)
     # Model layouts carry a bidirectional prefix, so they need extra tokens to reach the same block count.
-    extra = 0 if layout in ("any", "causal", "blocks", "bidirectional", "prefix_lm") else draw(st.integers(3, 12))
+    extra = 0 if layout in ("any", "causal", "blocks", "bidirectional", "prefix_lm") else draw(_integers(3, 12))
     return blocks + extra
 
 
@@ -268,12 +280,12 @@ def mask_examples_impl(
     minimum = MIN_LENGTH.get(layout, 1)
     # Every size choice is drawn in the same order whatever the regime, so that when the shrinker lowers the
     # regime roll the other choices stay aligned and a long or medium failure shrinks into the small regime.
-    roll = 99 if sizes == "long" else (0 if sizes == "small" else draw(st.integers(0, 99)))
-    small_length = draw(st.integers(minimum, max(minimum, SMALL_MAX_LENGTH)))
-    medium_extra = draw(st.integers(0, MEDIUM_MAX_LENGTH - SMALL_MAX_LENGTH)) if sizes == "default" else 0
+    roll = 99 if sizes == "long" else (0 if sizes == "small" else draw(_integers(0, 99)))
+    small_length = draw(_integers(minimum, max(minimum, SMALL_MAX_LENGTH)))
+    medium_extra = draw(_integers(0, MEDIUM_MAX_LENGTH - SMALL_MAX_LENGTH)) if sizes == "default" else 0
     long_length = _long_length(draw, layout) if sizes != "small" else 0
-    long_zeros = draw(st.integers(0, 3)) if layout == "any" and sizes != "small" else 0
-    B = draw(batch_size if batch_size is not None else st.integers(1, MAX_BATCH))
+    long_zeros = draw(_integers(0, 3)) if layout == "any" and sizes != "small" else 0
+    B = draw(batch_size if batch_size is not None else _integers(1, MAX_BATCH))
     if length is not None:
         L = max(minimum, draw(length))
         regime = "long" if L > MEDIUM_MAX_LENGTH else "small"
@@ -291,7 +303,7 @@ def mask_examples_impl(
     make_att = LAYOUT_ROWS[layout]
     # Within a batch, rows share the layout's segment sizes most of the time (as real batches do), but not
     # always: drawing each row separately also finds bugs that mix rows up.
-    same_structure = draw(st.booleans())
+    same_structure = draw(BOOLEANS)
     pad_rows: list[Row] = []
     att_rows: list[Row] = []
     shared: list[int] | None = None

@@ -140,32 +140,34 @@ def _model_rows(rng: np.random.Generator, layout: str, rows: int, L: int,
 # The families of padding="any", in the order of ``_internal._pad_row``, plus a run of padding in the middle of a
 # row (packed sequences, a padded language segment inside a longer prefix). Weights favour the common ones.
 PAD_FAMILY_WEIGHTS = np.array([0.2, 0.25, 0.15, 0.1, 0.05, 0.05, 0.2])
+PAD_FAMILY_CUMULATIVE = np.cumsum(PAD_FAMILY_WEIGHTS)[:-1]  # a uniform draw's rank among them picks a family
 SCATTERED, MIDDLE_RUN = 3, 6
 
 
 def _pad_rows(rng: np.random.Generator, padding: str, rows: int, L: int) -> np.ndarray:
-    positions = np.arange(L)[None, :]
-    real = rng.integers(0, L + 1, rows)
+    positions = np.arange(L, dtype=np.int32)[None, :]
     if padding == "none":
         return np.ones((rows, L), dtype=bool)
+    uniform = rng.random((5, rows))  # one draw for every per-row choice: the rows of 16,384 cost little
+    real = (uniform[0] * (L + 1)).astype(np.int32)
     if padding == "right":
         return positions < real[:, None]
     if padding == "left":
         return positions >= L - real[:, None]
-    family = rng.choice(len(PAD_FAMILY_WEIGHTS), size=rows, p=PAD_FAMILY_WEIGHTS)
-    lone = rng.integers(0, L, rows)
-    run_start = rng.integers(0, L, rows)
-    run_end = run_start + 1 + (rng.random(rows) * (L - run_start)).astype(int)
-    # Every family but the scattered one is a run [low, high) of real tokens, or of padding (the middle run):
-    # one row of bounds per family, in PAD_FAMILY_WEIGHTS' order, picked per row, then one pass over the cells.
-    everywhere, nowhere = np.zeros(rows, dtype=int), np.full(rows, L)
-    low = np.stack([everywhere, everywhere, L - real, everywhere, everywhere, lone, run_start])
-    high = np.stack([nowhere, real, nowhere, nowhere, everywhere, lone + 1, run_end])
-    picked = np.arange(rows)
-    inside = (positions >= low[family, picked][:, None]) & (positions < high[family, picked][:, None])
-    pad = inside ^ (family == MIDDLE_RUN)[:, None]
-    scattered = family == SCATTERED
-    pad[scattered] = rng.random((int(scattered.sum()), L)) < 0.5
+    family = np.searchsorted(PAD_FAMILY_CUMULATIVE, uniform[1], side="right")
+    lone = (uniform[2] * L).astype(np.int32)
+    run_start = (uniform[3] * L).astype(np.int32)
+    run_end = run_start + 1 + (uniform[4] * (L - run_start)).astype(np.int32)
+    # Every family but the scattered one is a run [low, high) of real tokens, or of padding (the middle run), in
+    # PAD_FAMILY_WEIGHTS' order: all real [0, L), right [0, real), left [L - real, L), all padding [0, 0), a lone
+    # token [lone, lone + 1), the middle run [run_start, run_end); then one pass over the cells.
+    low = np.where(family == 2, L - real, np.where(family == 5, lone, np.where(family == MIDDLE_RUN, run_start, 0)))
+    high = np.where(family == 1, real, np.where(family == 4, 0, np.where(family == 5, lone + 1,
+                                                                          np.where(family == MIDDLE_RUN, run_end, L))))
+    pad = (positions >= low[:, None]) & (positions < high[:, None])
+    pad ^= (family == MIDDLE_RUN)[:, None]
+    scattered = np.flatnonzero(family == SCATTERED)
+    pad[scattered] = rng.random((len(scattered), L)) < 0.5
     return pad
 
 

@@ -86,6 +86,14 @@ def test_each_check_has_its_own_key(tmp_path, monkeypatch) -> None:
             assert per_check[first].isdisjoint(per_check[second]), f"{first} and {second} share a key"
 
 
+def test_keys_name_the_target_options_and_check_not_maskoracles_source(tmp_path, monkeypatch) -> None:
+    """A campaign's saved failures survive an upgrade of maskoracle: Hypothesis's default key is a digest of the
+    property's source, which any edit of the engine changes; ours is the target, the options and the check."""
+    spy = KeySpy(monkeypatch)
+    keys = spy.keys_of(**BASELINE, db=str(tmp_path / "db"))
+    assert b"maskoracle/mine:a/block_causal/numpy/any/any/masked/bool/equivalence" in keys, sorted(keys)
+
+
 # --- a second failing target must not replay the first's input ------------------------------------------------
 
 def _wrong_from_five_tokens(pad: Any, att: Any) -> np.ndarray:

@@ -15,7 +15,7 @@ from maskoracle.adapters import get_adapter
 from maskoracle.checking.engine import CheckState, RunSettings, run_batched
 from maskoracle.checking.plans.mask import MaskInputs
 from maskoracle.checking.results import Counterexample, Failure
-from maskoracle.checking.runner import Runner
+from maskoracle.checking.runner import Runner, equal_masks
 from maskoracle.checking.shrink import shrink_failure
 from maskoracle.implementations import numpy as numpy_impl
 from maskoracle.strategies import MaskExample
@@ -119,3 +119,25 @@ def test_a_failure_the_batched_search_found_is_saved_and_replayed_first(tmp_path
     right = Runner(zoo.reference, get_adapter("torch", "cpu"), "block_causal", "masked", "bool", 10.0)
     assert replay_found(CheckState("equivalence"), right.compare_example, run) is None
     assert replay_found(CheckState("equivalence"), runner.compare_example, run) is None
+
+
+def test_equal_masks_eight_cells_at_a_time_and_otherwise() -> None:
+    rng = np.random.default_rng(0)
+    mask = rng.random((3, 8, 8)) < 0.5
+    other = mask.copy()
+    assert equal_masks(mask, other)
+    other[2, 7, 7] = ~other[2, 7, 7]
+    assert not equal_masks(mask, other)
+    assert equal_masks(mask[:, :, :5], mask.copy()[:, :, :5])  # strided views: compared cell by cell
+    assert not equal_masks(mask[:, 5:, 5:], other[:, 5:, 5:])
+    assert not equal_masks(mask[:, :7, :7], other[:, 1:, 1:])  # 147 cells: not a multiple of eight
+
+
+def test_a_right_mask_whose_bool_bytes_are_not_0_and_1_still_passes() -> None:
+    # Bytes of 2 read as True: "not equal" eight bytes at a time, so the runner locates the differing cells one
+    # by one, finds none, and passes.
+    everything = np.ones((3, 8, 8), dtype=bool)  # the oracle of all-real tokens with att all 0
+    twos = (everything.view(np.uint8) * 2).view(np.bool_)
+    assert np.array_equal(twos, everything) and not equal_masks(everything, twos)
+    runner = Runner(lambda pad, att: twos, get_adapter("numpy", "cpu"), "block_causal", "masked", "bool", 10.0)
+    runner.compare(np.ones((3, 8), dtype=bool), np.zeros((3, 8), dtype=bool))
