@@ -186,8 +186,11 @@ def _options(config: pytest.Config) -> dict[str, Any]:
 
 
 @pytest.fixture
-def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any], pytestconfig: pytest.Config) -> Any:
-    """``run_mask_check(name)``: run one named check on the implementation; fail or skip the test with its report."""
+def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any], pytestconfig: pytest.Config,
+                   request: pytest.FixtureRequest) -> Any:
+    """``run_mask_check(name)``: run one named check on the implementation; fail or skip the test with its report.
+    Each test runs one check, so ``--mask-exitfirst`` stops the session after a failed one (pytest's ``-x`` for
+    the mask tests alone)."""
     grouped = getattr(pytestconfig, "_maskoracle_grouped", False)
     kind = mask_options.get("kind", "mask")
     names = check_names(mask_options["spec"], kind, mask_options["layout"])
@@ -209,6 +212,8 @@ def run_mask_check(mask_impl: MaskImpl, mask_options: dict[str, Any], pytestconf
         if result.status == "failed":
             import io
 
+            if mask_options.get("exitfirst"):
+                request.session.shouldstop = f"--mask-exitfirst: {name} failed on {mask_impl.target}"
             stream = io.StringIO()
             render_failure(report, result, Output(stream, plain=True))
             pytest.fail(stream.getvalue().strip(), pytrace=False)

@@ -1,7 +1,8 @@
 """``maskoracle selftest``: run the default check on every zoo entry and measure the suite's power.
 
 Per entry: whether it was killed (a bug) or raised a false alarm (a right-by-another-route implementation),
-by which check first, after how many examples and seconds, and the size of the smallest counterexample.
+by which check first, after how many examples and seconds, and the size of its counterexample (the first failed
+check's, shrunk: with ``--exitfirst`` no later check runs).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class MutantResult:
 class SelftestReport:
     mutants: list[MutantResult] = field(default_factory=list)
     elapsed_s: float = 0.0
+    jobs: int = 1  # entries checked at once
 
     @property
     def bugs(self) -> list[MutantResult]:
@@ -86,6 +88,7 @@ class SelftestReport:
             "false_alarms": self.false_alarms,
             "median_seconds_to_kill": None if median is None else round(median, 4),
             "elapsed_s": round(self.elapsed_s, 3),
+            "jobs": self.jobs,
         }
 
 
@@ -133,7 +136,8 @@ def run_selftest(
     keeps the zoo's order, ``progress`` is called as entries finish."""
     started = time.perf_counter()
     entries = list(entries if entries is not None else zoo_entries())
-    if jobs > 1 and len(entries) > 1 and _travel(entries):
+    jobs = min(jobs, len(entries)) if jobs > 1 and len(entries) > 1 and _travel(entries) else 1
+    if jobs > 1:
         results = _run_in_jobs(entries, max_examples, seed, progress, isolation, jobs)
     else:
         results = []
@@ -148,7 +152,7 @@ def run_selftest(
         finally:
             if worker is not None:
                 worker.close()
-    report = SelftestReport(results)
+    report = SelftestReport(results, jobs=jobs)
     report.elapsed_s = time.perf_counter() - started
     return report
 
@@ -180,7 +184,6 @@ def _run_in_jobs(entries: list[ZooEntry], max_examples: int | None, seed: int,
     (a bug stops at its first failed one), so they are the long ones, and the jobs end closer together."""
     context = multiprocessing.get_context("spawn")
     results: dict[str, MutantResult] = {}
-    jobs = min(jobs, len(entries))
     # The jobs share the CPUs: each job's frameworks get its share of threads (idle OpenMP threads spin, and
     # two jobs of two threads each on two cores took as long as one job), unless the user chose a number.
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, _usable_cpus() // jobs))
@@ -243,9 +246,10 @@ def markdown_table(report: SelftestReport) -> str:
         f"Kill rate **{report.kill_rate:.0%}** of {len(report.bugs)} bugs, **{report.false_alarms}** false alarms "
         f"on {len(report.mutants) - len(report.bugs)} right-by-another-route implementations; median time to "
         f"kill {median:.2f} s; whole run {report.elapsed_s:.0f} s (`maskoracle selftest --readme README.md`, "
-        "seed 0, 2-core machine).",
+        f"seed 0, {report.jobs} job{'s' if report.jobs > 1 else ''} on a 2-core machine; each entry's check stops "
+        "at its first failed check, `--exitfirst`).",
         "",
-        "| entry | kind | verdict | first failed check | examples | seconds | smallest counterexample [B, L] |",
+        "| entry | kind | verdict | first failed check | examples | seconds | its counterexample [B, L] |",
         "|---|---|---|---|---|---|---|",
     ]
     for m in report.mutants:

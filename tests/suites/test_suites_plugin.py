@@ -147,6 +147,15 @@ def test_rowwise_implementation_fails_the_default_spec(pytester):
     result.assert_outcomes(failed=2, passed=0)
 
 
+def test_mask_exitfirst_stops_the_session_after_the_first_failed_check(pytester):
+    path = pytester.makepyfile(rowwise_masks=ROWWISE_NUMPY)
+    arguments = ("--mask-impl", f"{path}:rowwise", "--mask-framework", "numpy", "--mask-max-examples", "20",
+                 "-k", "spec_examples or no_multilayer_leak", "--mask-seed", "0")
+    result = run_suites(pytester, *arguments, "--mask-exitfirst")
+    result.assert_outcomes(failed=1, passed=0)
+    assert "--mask-exitfirst: " in output_of(result)
+
+
 def test_missing_mask_impl_is_an_error_that_says_what_to_pass(pytester):
     result = run_suites(pytester)
     assert result.ret != pytest.ExitCode.OK

@@ -89,6 +89,7 @@ def test_jobs_give_the_verdicts_of_one_job_in_the_zoo_order(selftest) -> None:
     verdict = {m.name: (m.killed, m.check, m.counterexample_size, m.examples) for m in selftest.mutants}
     assert [m.name for m in report.mutants] == [entry.name for entry in entries]
     assert sorted(finished) == sorted(names)
+    assert report.jobs == 2 and report.to_json()["jobs"] == 2 and selftest.jobs == 1
     assert {m.name: (m.killed, m.check, m.counterexample_size, m.examples) for m in report.mutants} == \
         {name: verdict[name] for name in names}
 
