@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from maskoracle import check
 from maskoracle.adapters import get_adapter
 from maskoracle.checking.engine import CheckState, RunSettings, run_batched
 from maskoracle.checking.plans.mask import MaskInputs
@@ -141,3 +142,20 @@ def test_a_right_mask_whose_bool_bytes_are_not_0_and_1_still_passes() -> None:
     assert np.array_equal(twos, everything) and not equal_masks(everything, twos)
     runner = Runner(lambda pad, att: twos, get_adapter("numpy", "cpu"), "block_causal", "masked", "bool", 10.0)
     runner.compare(np.ones((3, 8), dtype=bool), np.zeros((3, 8), dtype=bool))
+
+
+def test_a_long_hypothesis_failure_is_shrunk_to_the_length_the_bug_needs() -> None:
+    # Wrong from 1,000 tokens on: Hypothesis's long inputs sit on block-count boundaries (2,047-2,052 here), and
+    # the small regime cannot reproduce it, so the failure is shrunk by deleting tokens.
+    def wrong_from_1000_tokens(pad, att):
+        mask = numpy_impl.block_causal(pad, att)
+        if pad.shape[1] >= 1000:
+            mask[:, -1, 0] = ~mask[:, -1, 0]
+        return mask
+
+    report = check(wrong_from_1000_tokens, framework="numpy", checks=["equivalence"], seed=0, db="none",
+                   max_examples=100)
+    result = report.checks[0]
+    assert result.status == "failed" and result.counterexample is not None
+    assert result.counterexample.shape == (1, 1000), result.message
+    assert "shrunk by deleting tokens" in result.message

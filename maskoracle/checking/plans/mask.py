@@ -191,15 +191,21 @@ def _hypothesis_search(context: Context) -> tuple[Any, Any]:
 
 
 def _shorter(context: Context, result: CheckResult) -> CheckResult:
-    """A bucketed search's failure at a menu length, shrunk by deleting tokens (lengths off the menu too)."""
+    """A Hypothesis failure longer than the small regime, which the small-regime search did not reproduce (a bug
+    that needs length, or one found at a JAX menu length), shrunk by deleting tokens: Hypothesis shrinks within a
+    regime's lengths (a long one sits on a block-count boundary), not to every shorter length."""
     found = result.counterexample
-    if found is None or not SMALL_MAX_LENGTH < found.shape[1] <= MEDIUM_MAX_LENGTH:
+    if result.status != "failed" or found is None or found.shape[1] <= SMALL_MAX_LENGTH:
         return result
+    started = time.perf_counter()
     try:
         _compare(context)(MaskExample(found.pad, found.att))
     except Failure as failure:
         smaller = shrink_failure(_compare(context), failure, context.run.shrink_budget_s, context.inputs.admits)
-        return replace(result, message=smaller.message, counterexample=smaller.counterexample)
+        note = f" (found at [B, L] = {list(found.shape)}, shrunk by deleting tokens)" \
+            if smaller.counterexample.shape[1] < found.shape[1] else ""
+        return replace(result, message=smaller.message + note, counterexample=smaller.counterexample,
+                       seconds=result.seconds + time.perf_counter() - started)
     except Aborted:
         pass
     return result
@@ -212,8 +218,7 @@ def _equivalence(context: Context, state: CheckState) -> CheckResult:
         return replayed
     strategy, body = _hypothesis_search(context)
     result = run_property(state, strategy, body, context.run)
-    if body is not _compare(context) and result.status == "failed":
-        result = _shorter(context, result)
+    found_by_hypothesis = result.status == "failed"  # the batched search shrinks its own failures
     if result.status == "passed" and sampler is not None:
         # Hypothesis passed: thousands of rows per call from the same families (a fast implementation gets
         # hundreds of thousands), then the Hypothesis search's verdict stands or the batched one's failure.
@@ -234,7 +239,7 @@ def _equivalence(context: Context, state: CheckState) -> CheckResult:
             again.longest = max(again.longest, result.longest)
             again.seconds += result.seconds
             return again
-    return result
+    return _shorter(context, result) if found_by_hypothesis and isinstance(context.inputs, MaskInputs) else result
 
 
 def _size_boundaries(context: Context, state: CheckState) -> CheckResult:
