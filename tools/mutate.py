@@ -73,8 +73,8 @@ MUTATIONS: tuple[Mutation, ...] = (
       "signal.setitimer(signal.ITIMER_REAL, timeout)", "signal.setitimer(signal.ITIMER_REAL, timeout * 5)",
       ("tests/checking/test_timeouts.py", "tests/adapters/test_adapters.py"), "the time limit is five times too long"),
     M("any_padding_loses_corner_families", "maskoracle/strategies/_internal.py",
-      "family = draw(st.integers(0, len(ANY_PADDING_FAMILIES) - 1))",
-      "family = draw(st.integers(0, len(ANY_PADDING_FAMILIES) - 3))",
+      "family = draw(_integers(0, len(ANY_PADDING_FAMILIES) - 1))",
+      "family = draw(_integers(0, len(ANY_PADDING_FAMILIES) - 3))",
       ("tests/strategies/test_padding_families.py", "tests/strategies/test_strategies.py"),
       "padding='any' no longer draws all-padding and lone-real rows on purpose"),
     # --- exit codes -----------------------------------------------------------------------------------------
