@@ -25,14 +25,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BEFORE = "fc53167"  # the commit before issue 15's batched search landed
 
-PROBE = r"""
-import json, sys, time
-package, target, seeds, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-if package != "-":
-    # Drop the editable install's import hook so that the exported package is the one imported.
+# The start of a probe's source: argv[1] is an exported package's folder ("-": this checkout's), imported in place
+# of the editable install (whose import hook is dropped).
+USE_PACKAGE = r"""
+import sys
+if sys.argv[1] != "-":
     sys.meta_path[:] = [finder for finder in sys.meta_path if "__editable__" not in getattr(finder, "__module__", "")
                         and "__editable__" not in getattr(type(finder), "__module__", "")]
-    sys.path.insert(0, package)
+    sys.path.insert(0, sys.argv[1])
+"""
+
+PROBE = USE_PACKAGE + r"""
+import json, time
+target, seeds, first = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 import importlib
 import maskoracle
 from maskoracle import check

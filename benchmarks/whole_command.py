@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from check_growth import DEFAULT_BEFORE, export
+from check_growth import DEFAULT_BEFORE, USE_PACKAGE, export
 
 TARGETS = {
     "torch": ["maskoracle.implementations.torch:block_causal"],
@@ -28,13 +28,7 @@ TARGETS = {
     "block_mask": ["maskoracle.implementations.flex:block_causal_block_mask", "--kind", "block_mask"],
 }
 
-RUN = r"""
-import sys
-package = sys.argv[1]
-if package != "-":
-    sys.meta_path[:] = [finder for finder in sys.meta_path if "__editable__" not in getattr(finder, "__module__", "")
-                        and "__editable__" not in getattr(type(finder), "__module__", "")]
-    sys.path.insert(0, package)
+RUN = USE_PACKAGE + r"""
 from maskoracle.cli import main
 sys.exit(main(sys.argv[2:]))
 """

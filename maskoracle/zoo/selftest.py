@@ -12,7 +12,6 @@ import multiprocessing.util
 import os
 import pickle
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -21,7 +20,7 @@ from typing import Any
 
 from ..checking import CheckReport, check
 from ..checking.isolation import Worker, check_isolated
-from ..errors import UsageError
+from ..errors import UsageError, short_error
 from ..options import default_memory_limit
 from ..reports.markers import replace_between
 from . import zoo_entries
@@ -196,19 +195,29 @@ def _run_in_jobs(entries: list[ZooEntry], max_examples: int | None, seed: int,
                 progress(entry, None)
         for done in as_completed(pending):
             entry = pending[done]
-            results[entry.name] = done.result()
+            try:
+                results[entry.name] = done.result()
+            except Exception as error:  # the job process itself ended (killed for memory, say): not a verdict
+                results[entry.name] = _job_lost(entry, error)
             if progress:
                 progress(entry, results[entry.name])
     return [results[entry.name] for entry in entries]
+
+
+def _job_lost(entry: ZooEntry, error: BaseException) -> MutantResult:
+    """An entry whose job ended before it gave a verdict: counted against the gate (a bug survives, a right entry
+    is a false alarm), so that the selftest never passes on entries it did not check."""
+    message = f"not checked: the job process checking it ended ({short_error(error)})"
+    return MutantResult(entry.name, entry.equivalent, entry.equivalent, None, 0, 0.0, None, entry.size_dependent,
+                        entry.doc, entry.target, message)
 
 
 _JOB_WORKER: list[Worker | None] = []  # the worker of this job process (spawned by _run_in_jobs)
 
 
 def _start_job(isolation: str, threads: str) -> None:
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = threads  # this process and its worker
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(int(threads))
+    # Read by the frameworks as they start: the worker's (where the implementation computes) starts after this.
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = threads
     worker = Worker(default_memory_limit()) if isolation == "process" else None
     _JOB_WORKER.append(worker)
     if worker is not None:

@@ -94,6 +94,19 @@ def test_jobs_give_the_verdicts_of_one_job_in_the_zoo_order(selftest) -> None:
         {name: verdict[name] for name in names}
 
 
+def test_an_entry_whose_job_process_ends_fails_the_gate() -> None:
+    from maskoracle.zoo.entry import ZooEntry
+    from tests.fixtures import ends_selftest_job
+
+    entries = [ZooEntry("lost_right", ends_selftest_job.block_causal, framework="numpy", equivalent=True),
+               ZooEntry("lost_bug", ends_selftest_job.block_causal, framework="numpy")]
+    report = run_selftest(entries, seed=0, jobs=2)
+    assert not report.passed
+    assert report.false_alarms == 1 and report.kill_rate == 0.0
+    for mutant in report.mutants:
+        assert mutant.message.startswith("not checked: the job process checking it ended"), mutant.message
+
+
 def test_cli_selftest_unknown_entry_is_a_usage_error(capsys) -> None:
     assert main(["selftest", "--only", "nope"]) == 2
     assert capsys.readouterr().err.strip() == "maskoracle selftest: error: --only: no zoo entry named 'nope'"
